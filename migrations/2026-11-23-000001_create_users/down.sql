@@ -1,0 +1,2 @@
+DROP TABLE consumed_login_states;
+DROP TABLE users;

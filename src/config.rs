@@ -1,0 +1,291 @@
+//! Typed configuration, read once from the environment (after `.env`) and validated at start-up.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Development-only secrets committed in `.env`; refused unless the provider is on loopback.
+const DEV_SECRET_MARKER: &str = "dev-only";
+
+/// Everything the app needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: SecretString,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub issuer: Url,
+    pub redirect_url: Url,
+    pub frontend_url: String,
+    pub secret_key: SecretString,
+    pub jwt_secret_key: SecretString,
+    pub bind_addr: SocketAddr,
+    pub cookie_secure: bool,
+    pub access_token_ttl: Duration,
+    pub login_timeout: Duration,
+    pub db_pool_size: u32,
+    pub http_timeout: Duration,
+    pub jwks_min_refresh: Duration,
+}
+
+/// A variable that is missing or wrong; its message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var} {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { var, problem: problem.into() }
+}
+
+/// Where values come from; a function so tests can pass a map instead of the process environment.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<S: Source + ?Sized> Source for &S {
+    fn get(&self, name: &str) -> Option<String> {
+        (**self).get(name)
+    }
+}
+
+impl Source for std::collections::HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        std::collections::HashMap::get(self, name).cloned()
+    }
+}
+
+struct Reader<S>(S);
+
+impl<S: Source> Reader<S> {
+    fn optional(&self, var: &'static str) -> Option<String> {
+        self.0.get(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.optional(var).ok_or_else(|| problem(var, "is required but not set"))
+    }
+
+    fn secret(&self, var: &'static str, min_len: usize) -> Result<SecretString, ConfigError> {
+        let value = self.required(var)?;
+        if value.len() < min_len {
+            return Err(problem(var, format!("must be at least {min_len} bytes long (it has {})", value.len())));
+        }
+        Ok(SecretString::from(value))
+    }
+
+    fn url(&self, var: &'static str, default: &str) -> Result<Url, ConfigError> {
+        let raw = self.optional(var).unwrap_or_else(|| default.to_owned());
+        let url = Url::parse(&raw).map_err(|e| problem(var, format!("is not a valid URL ({e}): {raw}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(problem(var, format!("must be an http(s) URL with a host: {raw}")));
+        }
+        Ok(url)
+    }
+
+    fn parse<T: std::str::FromStr>(&self, var: &'static str, default: T, what: &str) -> Result<T, ConfigError> {
+        match self.optional(var) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| problem(var, format!("must be {what}, got {raw:?}"))),
+        }
+    }
+
+    fn boolean(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(var).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => Err(problem(var, format!("must be true or false, got {v:?}"))),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads and validates every variable; the first problem found is returned.
+    pub fn from_source(source: impl Source) -> Result<Self, ConfigError> {
+        let r = Reader(source);
+        let database_url = r.required("DATABASE_URL")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(problem("DATABASE_URL", "must start with postgres:// or postgresql://"));
+        }
+        let issuer = r.url("OIDC_ISSUER", "https://accounts.google.com")?;
+        let redirect_url = r.url("REDIRECT_URL", "http://127.0.0.1:8000/auth")?;
+        let frontend_url = r.optional("FRONTEND_URL").unwrap_or_else(|| "/chat".to_owned());
+        if crate::next_path::NextPath::parse(&frontend_url).is_none() && Url::parse(&frontend_url).is_err() {
+            return Err(problem(
+                "FRONTEND_URL",
+                format!("must be a path like /chat or an absolute URL, got {frontend_url:?}"),
+            ));
+        }
+        let settings = Settings {
+            database_url: SecretString::from(database_url),
+            client_id: r.required("GOOGLE_CLIENT_ID")?,
+            client_secret: r.secret("GOOGLE_CLIENT_SECRET", 1)?,
+            issuer,
+            redirect_url,
+            frontend_url,
+            // actix-session derives its signing and encryption keys from this with HKDF.
+            secret_key: r.secret("SECRET_KEY", 32)?,
+            jwt_secret_key: r.secret("JWT_SECRET_KEY", 32)?,
+            bind_addr: r.parse(
+                "BIND_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8000)),
+                "an address like 127.0.0.1:8000",
+            )?,
+            cookie_secure: r.boolean("COOKIE_SECURE", true)?,
+            access_token_ttl: Duration::from_secs(r.parse("ACCESS_TOKEN_TTL_SECONDS", 3600, "a number of seconds")?),
+            login_timeout: Duration::from_secs(r.parse("LOGIN_TIMEOUT_SECONDS", 600, "a number of seconds")?),
+            db_pool_size: r.parse("DATABASE_POOL_SIZE", 10, "a whole number")?,
+            http_timeout: Duration::from_secs(r.parse("HTTP_TIMEOUT_SECONDS", 10, "a number of seconds")?),
+            jwks_min_refresh: Duration::from_secs(r.parse("JWKS_MIN_REFRESH_SECONDS", 10, "a number of seconds")?),
+        };
+        settings.check_consistency()?;
+        Ok(settings)
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(Env)
+    }
+
+    fn check_consistency(&self) -> Result<(), ConfigError> {
+        if self.access_token_ttl.is_zero() {
+            return Err(problem("ACCESS_TOKEN_TTL_SECONDS", "must be greater than 0"));
+        }
+        if self.login_timeout.is_zero() {
+            return Err(problem("LOGIN_TIMEOUT_SECONDS", "must be greater than 0"));
+        }
+        if self.db_pool_size == 0 {
+            return Err(problem("DATABASE_POOL_SIZE", "must be greater than 0"));
+        }
+        if self.http_timeout.is_zero() {
+            return Err(problem("HTTP_TIMEOUT_SECONDS", "must be greater than 0"));
+        }
+        if self.secret_key.expose_secret() == self.jwt_secret_key.expose_secret() {
+            return Err(problem("JWT_SECRET_KEY", "must differ from SECRET_KEY"));
+        }
+        if !is_loopback(&self.issuer) {
+            for (var, value) in [
+                ("SECRET_KEY", &self.secret_key),
+                ("JWT_SECRET_KEY", &self.jwt_secret_key),
+                ("GOOGLE_CLIENT_SECRET", &self.client_secret),
+            ] {
+                if value.expose_secret().contains(DEV_SECRET_MARKER) {
+                    return Err(problem(
+                        var,
+                        "is the development secret from .env; set a real one (the provider is not on loopback)",
+                    ));
+                }
+            }
+            if self.issuer.scheme() != "https" {
+                return Err(problem("OIDC_ISSUER", "must use https unless the provider is on loopback"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The scheme, host and port this app is reached at, taken from REDIRECT_URL.
+    pub fn public_origin(&self) -> String {
+        self.redirect_url.origin().ascii_serialization()
+    }
+
+    /// True when OIDC_ISSUER is Google, whose ID tokens may spell the issuer without a scheme.
+    pub fn issuer_is_google(&self) -> bool {
+        self.issuer.host_str() == Some("accounts.google.com")
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<String, String> {
+        [
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+            ("GOOGLE_CLIENT_ID", "client"),
+            ("GOOGLE_CLIENT_SECRET", "dev-only-client-secret"),
+            ("OIDC_ISSUER", "http://127.0.0.1:9000"),
+            ("SECRET_KEY", "dev-only-session-key-0123456789abcdef"),
+            ("JWT_SECRET_KEY", "dev-only-jwt-key-0123456789abcdef0123"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    fn error_var(env: HashMap<String, String>) -> &'static str {
+        Settings::from_source(env).expect_err("should be refused").var
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = Settings::from_source(base()).unwrap();
+        assert_eq!(s.redirect_url.as_str(), "http://127.0.0.1:8000/auth");
+        assert_eq!(s.frontend_url, "/chat");
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:8000");
+        assert!(s.cookie_secure);
+        assert_eq!(s.public_origin(), "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn missing_and_short_secrets_are_named() {
+        let mut env = base();
+        env.remove("SECRET_KEY");
+        assert_eq!(error_var(env), "SECRET_KEY");
+        let mut env = base();
+        env.insert("SECRET_KEY".into(), "too-short".into());
+        let err = Settings::from_source(env).unwrap_err();
+        assert_eq!(err.var, "SECRET_KEY");
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (var, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("OIDC_ISSUER", "not a url"),
+            ("REDIRECT_URL", "ftp://x/auth"),
+            ("BIND_ADDR", "nowhere"),
+            ("COOKIE_SECURE", "maybe"),
+            ("FRONTEND_URL", "//evil.example"),
+        ] {
+            let mut env = base();
+            env.insert(var.into(), value.into());
+            assert_eq!(error_var(env), var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn development_secrets_are_refused_for_a_remote_issuer() {
+        let mut env = base();
+        env.insert("OIDC_ISSUER".into(), "https://accounts.google.com".into());
+        assert_eq!(error_var(env.clone()), "SECRET_KEY");
+        env.insert("SECRET_KEY".into(), "a-real-secret-that-is-long-enough-000".into());
+        env.insert("JWT_SECRET_KEY".into(), "another-real-secret-long-enough-1111".into());
+        env.insert("GOOGLE_CLIENT_SECRET".into(), "real".into());
+        let s = Settings::from_source(env).unwrap();
+        assert!(s.issuer_is_google());
+    }
+}

@@ -1,0 +1,66 @@
+//! PostgreSQL through diesel and an r2d2 pool; every query runs on actix's blocking threads.
+
+pub mod login_states;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::RunQueryDsl;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+use crate::errors::AppError;
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// How long a request waits for a free connection before it is told the database is unavailable.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Builds the pool without connecting, so the server can start and report readiness honestly.
+pub fn pool(settings: &Settings) -> PgPool {
+    let manager = ConnectionManager::<PgConnection>::new(settings.database_url.expose_secret());
+    Pool::builder()
+        .max_size(settings.db_pool_size)
+        .min_idle(Some(1))
+        .connection_timeout(CHECKOUT_TIMEOUT)
+        .test_on_check_out(false)
+        .build_unchecked(manager)
+}
+
+/// Applies the embedded migrations that this database has not seen yet.
+pub fn migrate(pool: &PgPool) -> Result<usize, String> {
+    let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+    let applied = conn.run_pending_migrations(MIGRATIONS).map_err(|e| format!("migrations failed: {e}"))?;
+    Ok(applied.len())
+}
+
+/// Runs a blocking diesel closure on actix's thread pool with a connection from the pool.
+pub async fn run<T, F>(pool: &PgPool, work: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().map_err(AppError::database_unavailable)?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("blocking task failed: {e}")))?
+}
+
+/// True when the database answers a trivial query.
+pub async fn is_ready(pool: &PgPool) -> bool {
+    run(pool, |conn| {
+        diesel::sql_query("SELECT 1").execute(conn).map_err(AppError::database_unavailable)?;
+        Ok(())
+    })
+    .await
+    .is_ok()
+}

@@ -1,0 +1,222 @@
+//! One error type for the app, mapped to HTTP in one place. Browsers get an HTML page, API
+//! clients the JSON `{"error", "detail"}`; internal causes are logged, never shown.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::oidc::OidcError;
+use crate::templates::ErrorPage;
+use crate::tokens::TokenError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request itself is wrong; the message is shown to the person.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Signing in failed; the message is shown, the cause (if any) logged.
+    #[error("{message}")]
+    LoginFailed { status: StatusCode, message: &'static str, cause: Option<String> },
+    /// No valid access token. Browsers are sent to log in and come back to `next`.
+    #[error("{}", reason.map_or("sign in to continue", |r| if r == TokenError::Expired { "your session has expired" } else { "your access token is invalid" }))]
+    Unauthenticated { next: String, reason: Option<TokenError> },
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("this page does not exist")]
+    NotFound,
+    /// A dependency (database, provider) is down; the cause is logged.
+    #[error("{message}")]
+    Unavailable { message: &'static str, cause: String },
+    /// A bug or an unexpected failure; the cause is logged.
+    #[error("something went wrong on our side")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(cause: impl Into<String>) -> Self {
+        AppError::Internal(cause.into())
+    }
+
+    pub fn database_unavailable(cause: impl std::fmt::Display) -> Self {
+        AppError::Unavailable {
+            message: "the database is unavailable; please try again shortly",
+            cause: cause.to_string(),
+        }
+    }
+
+    pub fn login_failed(message: &'static str, cause: impl Into<String>) -> Self {
+        AppError::LoginFailed { status: StatusCode::BAD_REQUEST, message, cause: Some(cause.into()) }
+    }
+
+    /// A short, stable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::LoginFailed { status, .. } if *status == StatusCode::FORBIDDEN => "access_denied",
+            AppError::LoginFailed { status, .. } if *status == StatusCode::UNAUTHORIZED => "invalid_token",
+            AppError::LoginFailed { .. } => "login_failed",
+            AppError::Unauthenticated { reason: Some(TokenError::Expired), .. } => "token_expired",
+            AppError::Unauthenticated { reason: Some(TokenError::Invalid), .. } => "invalid_token",
+            AppError::Unauthenticated { reason: None, .. } => "not_authenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound => "not_found",
+            AppError::Unavailable { .. } => "service_unavailable",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            AppError::LoginFailed { .. } => "We couldn't sign you in",
+            AppError::Unauthenticated { .. } => "Please sign in",
+            AppError::Forbidden(_) => "Not allowed",
+            AppError::NotFound => "Page not found",
+            AppError::Unavailable { .. } => "Temporarily unavailable",
+            AppError::Internal(_) => "Something went wrong",
+            AppError::BadRequest(_) => "That request didn't work",
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            AppError::Internal(cause) => log::error!("internal error: {cause}"),
+            AppError::Unavailable { cause, .. } => log::warn!("dependency unavailable: {cause}"),
+            AppError::LoginFailed { message, cause: Some(cause), .. } => {
+                log::warn!("login failed ({message}): {cause}")
+            }
+            _ => {}
+        }
+    }
+
+    /// The JSON face of the error, for API clients.
+    pub fn json_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let AppError::Unauthenticated { reason, .. } = self {
+            let challenge = match reason {
+                None => "Bearer".to_owned(),
+                Some(r) => format!("Bearer error=\"invalid_token\", error_description=\"{r}\""),
+            };
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        response.json(serde_json::json!({ "error": self.code(), "detail": self.to_string() }))
+    }
+}
+
+impl From<OidcError> for AppError {
+    fn from(e: OidcError) -> Self {
+        let cause = Some(e.to_string());
+        let (status, message) = match e {
+            OidcError::ProviderUnavailable(cause) => {
+                return AppError::Unavailable {
+                    message: "the sign-in provider is not answering; please try again in a moment",
+                    cause,
+                }
+            }
+            OidcError::CodeRejected(_) => (
+                StatusCode::BAD_REQUEST,
+                "the sign-in provider did not accept this sign-in; it may have been used already or taken too long",
+            ),
+            OidcError::InvalidIdToken(_) => {
+                (StatusCode::UNAUTHORIZED, "the identity token from the sign-in provider could not be verified")
+            }
+            OidcError::ExpiredIdToken => {
+                (StatusCode::UNAUTHORIZED, "the identity token from the sign-in provider has expired")
+            }
+            OidcError::WrongIssuerInResponse(_) => {
+                (StatusCode::BAD_REQUEST, "the sign-in response came from an unexpected provider")
+            }
+        };
+        AppError::LoginFailed { status, message, cause }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::LoginFailed { status, .. } => *status,
+            AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The HTML face: a redirect to login for the unauthenticated, a friendly page otherwise.
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        if let AppError::Unauthenticated { next, .. } = self {
+            let location =
+                format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish();
+        }
+        let page = ErrorPage { title: self.title(), message: self.to_string(), status: self.status_code().as_u16() };
+        match page.render() {
+            Ok(html) => HttpResponse::build(self.status_code())
+                .content_type("text/html; charset=utf-8")
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .body(html),
+            Err(e) => {
+                log::error!("cannot render the error page: {e}");
+                HttpResponse::build(self.status_code()).body(self.to_string())
+            }
+        }
+    }
+}
+
+/// True when the client wants JSON: API paths, or an `Accept` that asks for JSON and not HTML.
+pub fn wants_json(req: &HttpRequest) -> bool {
+    if req.path().starts_with("/api/") {
+        return true;
+    }
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+/// Middleware: re-renders `AppError`s as JSON for clients that want JSON.
+pub async fn negotiate_error_format(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
+    let json = wants_json(req.request());
+    let response = next.call(req).await?;
+    let replacement = if json {
+        response.response().error().and_then(|e| e.as_error::<AppError>()).map(AppError::json_response)
+    } else {
+        None
+    };
+    Ok(match replacement {
+        Some(json_response) => {
+            let (req, _) = response.into_parts();
+            ServiceResponse::new(req, json_response).map_into_right_body()
+        }
+        None => response.map_into_left_body(),
+    })
+}
+
+/// Turns actix's own extractor errors (bad query strings, bodies) into our 400.
+pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
+    AppError::BadRequest(format!("the request is malformed: {err}")).into()
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => AppError::database_unavailable(info.message()),
+            other => AppError::internal(format!("database error: {other}")),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Doorman: sign people in with Google (OpenID Connect) and keep them signed in with cookies.
+
+pub mod auth;
+pub mod config;
+pub mod cookies;
+pub mod db;
+pub mod errors;
+pub mod next_path;
+pub mod oidc;
+pub mod routes;
+pub mod schema;
+pub mod session;
+pub mod startup;
+pub mod templates;
+pub mod tokens;

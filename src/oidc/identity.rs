@@ -1,0 +1,86 @@
+//! Turning a verified ID token into the identity we store.
+
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier};
+use openidconnect::{ClaimsVerificationError, ClientId, Nonce, SignatureVerificationError};
+
+use super::OidcError;
+
+const MAX_SUBJECT_LEN: usize = 255;
+const MAX_PROFILE_FIELD_LEN: usize = 2048;
+
+/// Who signed in, as the provider vouches for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub picture: Option<String>,
+}
+
+/// A failed check, with the unknown-key case kept apart so the caller can fetch keys again.
+pub(super) enum Rejection {
+    UnknownKey,
+    Expired,
+    Invalid(String),
+}
+
+impl Rejection {
+    pub(super) fn into_error(self) -> OidcError {
+        match self {
+            Rejection::UnknownKey => OidcError::InvalidIdToken("signed by a key the provider does not publish".into()),
+            Rejection::Expired => OidcError::ExpiredIdToken,
+            Rejection::Invalid(why) => OidcError::InvalidIdToken(why),
+        }
+    }
+}
+
+fn bounded(value: Option<&str>) -> Option<String> {
+    value.filter(|v| !v.is_empty() && v.len() <= MAX_PROFILE_FIELD_LEN).map(str::to_owned)
+}
+
+/// Signature, audience, expiry and nonce by openidconnect; issuer spelling and `azp` here.
+pub(super) fn verified(
+    id_token: &CoreIdToken,
+    verifier: &CoreIdTokenVerifier<'_>,
+    nonce: Option<&Nonce>,
+    accepted_issuers: &[String],
+    client_id: &ClientId,
+) -> Result<Identity, Rejection> {
+    let result = match nonce {
+        Some(nonce) => id_token.claims(verifier, nonce),
+        // Tokens posted by an app carry a nonce we never saw; the app checked it.
+        None => id_token.claims(verifier, |_: Option<&Nonce>| Ok(())),
+    };
+    let claims = result.map_err(|e| match e {
+        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
+            Rejection::UnknownKey
+        }
+        ClaimsVerificationError::Expired(_) => Rejection::Expired,
+        other => Rejection::Invalid(super::chain(&other)),
+    })?;
+    let issuer = claims.issuer().as_str();
+    if !accepted_issuers.iter().any(|accepted| accepted == issuer) {
+        return Err(Rejection::Invalid(format!("unexpected issuer {issuer:?}")));
+    }
+    // openidconnect leaves `azp` to us: when present it must be our client.
+    if let Some(azp) = claims.authorized_party() {
+        if azp.as_str() != client_id.as_str() {
+            return Err(Rejection::Invalid(format!("authorized party {:?} is not this client", azp.as_str())));
+        }
+    }
+    let subject = claims.subject().as_str();
+    if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
+        return Err(Rejection::Invalid("subject is empty or longer than 255 bytes".into()));
+    }
+    Ok(Identity {
+        // Stored in one spelling, so Google's two spellings map to the same user.
+        issuer: accepted_issuers[0].clone(),
+        subject: subject.to_owned(),
+        email: bounded(claims.email().map(|e| e.as_str())),
+        email_verified: claims.email_verified().unwrap_or(false),
+        name: bounded(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str())),
+        picture: bounded(claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str())),
+    })
+}

@@ -1,0 +1,171 @@
+//! The provider's discovery document and signing keys, fetched once and kept, with the keys
+//! fetched again when a token names a key we do not have (the provider rotated its keys).
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AdditionalProviderMetadata, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    ProviderMetadata, RedirectUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use super::OidcError;
+
+/// Discovery fields that openidconnect's core types leave out.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ExtraMetadata {
+    /// RFC 9207: the provider adds `iss` to its authorization responses.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
+}
+impl AdditionalProviderMetadata for ExtraMetadata {}
+
+pub type Metadata = ProviderMetadata<
+    ExtraMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// The client as discovery leaves it: an authorization endpoint, maybe a token endpoint.
+pub type DiscoveredClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// Signature algorithms we accept on ID tokens: asymmetric only, so neither `none` nor an HMAC
+/// keyed with something public can pass.
+const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// What discovery gave us, immutable; replaced whole when keys are fetched again.
+pub struct Discovered {
+    pub client: DiscoveredClient,
+    pub metadata: Metadata,
+    pub allowed_algs: Vec<CoreJwsSigningAlgorithm>,
+    keys_fetched_at: Instant,
+}
+
+impl Discovered {
+    fn new(metadata: Metadata, client_id: &ClientId, secret: &ClientSecret, redirect: &RedirectUrl) -> Self {
+        let advertised = metadata.id_token_signing_alg_values_supported();
+        let mut allowed_algs: Vec<_> = ASYMMETRIC_ALGS.iter().filter(|a| advertised.contains(a)).cloned().collect();
+        if allowed_algs.is_empty() {
+            allowed_algs.push(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
+        }
+        let client = CoreClient::from_provider_metadata(metadata.clone(), client_id.clone(), Some(secret.clone()))
+            .set_redirect_uri(redirect.clone());
+        Discovered { client, metadata, allowed_algs, keys_fetched_at: Instant::now() }
+    }
+
+    pub fn keys(&self) -> &CoreJsonWebKeySet {
+        self.metadata.jwks()
+    }
+}
+
+/// Holds the discovered provider and fetches it when it is missing or its keys are stale.
+pub struct ProviderCache {
+    issuer: IssuerUrl,
+    client_id: ClientId,
+    client_secret: ClientSecret,
+    redirect: RedirectUrl,
+    http: openidconnect::reqwest::Client,
+    min_key_refresh: Duration,
+    current: RwLock<Option<Arc<Discovered>>>,
+    // One fetch at a time: a burst of logins after a restart or a rotation makes one request.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl ProviderCache {
+    pub fn new(
+        issuer: IssuerUrl,
+        client_id: ClientId,
+        client_secret: ClientSecret,
+        redirect: RedirectUrl,
+        http: openidconnect::reqwest::Client,
+        min_key_refresh: Duration,
+    ) -> Self {
+        ProviderCache {
+            issuer,
+            client_id,
+            client_secret,
+            redirect,
+            http,
+            min_key_refresh,
+            current: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn http(&self) -> &openidconnect::reqwest::Client {
+        &self.http
+    }
+
+    fn cached(&self) -> Option<Arc<Discovered>> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn store(&self, discovered: Arc<Discovered>) {
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(discovered);
+    }
+
+    /// The discovered provider, fetching discovery (and with it the keys) when we have none yet.
+    pub async fn get(&self) -> Result<Arc<Discovered>, OidcError> {
+        if let Some(found) = self.cached() {
+            return Ok(found);
+        }
+        let _one_at_a_time = self.fetching.lock().await;
+        if let Some(found) = self.cached() {
+            return Ok(found);
+        }
+        let metadata = Metadata::discover_async(self.issuer.clone(), &self.http)
+            .await
+            .map_err(|e| OidcError::ProviderUnavailable(format!("discovery failed: {}", super::chain(&e))))?;
+        let found = Arc::new(Discovered::new(metadata, &self.client_id, &self.client_secret, &self.redirect));
+        log::info!("discovered OpenID provider {} ({} signing keys)", self.issuer.as_str(), found.keys().keys().len());
+        self.store(found.clone());
+        Ok(found)
+    }
+
+    /// Fetches the provider's keys again after a token named a key we lack. Returns `None` when
+    /// the keys were fetched too recently to try again (forged `kid`s must not make us hammer the provider).
+    pub async fn refresh_keys(&self, stale: &Arc<Discovered>) -> Result<Option<Arc<Discovered>>, OidcError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        let current = self.cached().unwrap_or_else(|| stale.clone());
+        if !Arc::ptr_eq(&current, stale) {
+            return Ok(Some(current));
+        }
+        if current.keys_fetched_at.elapsed() < self.min_key_refresh {
+            return Ok(None);
+        }
+        let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http).await.map_err(|e| {
+            OidcError::ProviderUnavailable(format!("fetching signing keys failed: {}", super::chain(&e)))
+        })?;
+        log::info!("fetched the provider's signing keys again ({} keys)", keys.keys().len());
+        let metadata = current.metadata.clone().set_jwks(keys);
+        let fresh = Arc::new(Discovered::new(metadata, &self.client_id, &self.client_secret, &self.redirect));
+        self.store(fresh.clone());
+        Ok(Some(fresh))
+    }
+}

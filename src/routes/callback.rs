@@ -1,0 +1,81 @@
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::config::Settings;
+use crate::cookies;
+use crate::db::{self, login_states, users, PgPool};
+use crate::errors::AppError;
+use crate::oidc::OidcClient;
+use crate::session::LoginSession;
+use crate::tokens::TokenKeys;
+
+/// Codes and states longer than this are not from a real provider.
+const MAX_PARAM_LEN: usize = 4096;
+
+/// The provider's redirect back to us (RFC 6749 §4.1.2, RFC 9207 for `iss`).
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
+}
+
+fn failed(message: &'static str) -> AppError {
+    AppError::LoginFailed { status: StatusCode::BAD_REQUEST, message, cause: None }
+}
+
+/// `GET /auth?code&state`: completes the login and sets the access cookie. Every failure is a
+/// 4xx page and sets no cookie.
+pub async fn callback(
+    query: web::Query<CallbackQuery>,
+    session: LoginSession,
+    oidc: web::Data<OidcClient>,
+    pool: web::Data<PgPool>,
+    keys: web::Data<TokenKeys>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    let CallbackQuery { code, state, error, iss } = query.into_inner();
+    if [&code, &state, &error, &iss].iter().any(|v| v.as_ref().is_some_and(|v| v.len() > MAX_PARAM_LEN)) {
+        return Err(AppError::BadRequest("the sign-in response is too long".into()));
+    }
+    // The login this response belongs to is used up, whatever happens next.
+    let pending = state.as_deref().and_then(|s| session.take(s));
+    if let Some(error) = error {
+        if error == "access_denied" {
+            return Err(AppError::LoginFailed {
+                status: StatusCode::FORBIDDEN,
+                message: "the sign-in was cancelled or refused at the provider",
+                cause: None,
+            });
+        }
+        return Err(AppError::login_failed(
+            "the sign-in provider reported an error",
+            format!("provider error {error:?}"),
+        ));
+    }
+    let (Some(code), Some(state)) = (code, state) else {
+        return Err(AppError::BadRequest("the sign-in response is missing its code or state".into()));
+    };
+    let pending = pending.ok_or_else(|| {
+        failed("this sign-in response does not match a login started in this browser; it may have been used already")
+    })?;
+    if pending.age_seconds() > settings.login_timeout.as_secs() as i64 {
+        return Err(failed("the sign-in took too long; please start again"));
+    }
+    oidc.check_response_issuer(iss.as_deref()).await?;
+    let first_use = db::run(&pool, move |conn| Ok(login_states::consume(conn, &state)?)).await?;
+    if !first_use {
+        return Err(failed("this sign-in response was already used"));
+    }
+
+    let identity = oidc.finish_login(code, &pending).await?;
+    let user = db::run(&pool, move |conn| Ok(users::upsert(conn, &identity)?)).await?;
+    let token = keys
+        .issue_access(user.id, user.email, user.name, user.picture)
+        .map_err(|e| AppError::internal(format!("cannot sign access token: {e}")))?;
+    let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.frontend_url.clone());
+    log::info!("user {} signed in", user.id);
+    Ok(super::see_other(&destination).cookie(cookies::access(token, keys.ttl(), settings.cookie_secure)).finish())
+}

@@ -1,0 +1,18 @@
+use actix_web::{web, HttpResponse};
+
+use crate::db::{self, PgPool};
+
+/// `GET /healthz`: the process serves.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers.
+pub async fn readyz(pool: web::Data<PgPool>) -> HttpResponse {
+    if db::is_ready(&pool).await {
+        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "unavailable", "detail": "the database is not answering" }))
+    }
+}

@@ -1,0 +1,48 @@
+//! HTTP routes, one module per page or endpoint.
+
+mod assets;
+mod callback;
+mod chat;
+mod health;
+mod home;
+mod login;
+mod logout;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::errors::AppError;
+
+/// Registers every route of the contract.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::home))
+        .route("/login", web::get().to(login::login))
+        .route("/auth", web::get().to(callback::callback))
+        .route("/chat", web::get().to(chat::chat))
+        .route("/logout", web::post().to(logout::logout))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/assets/app.css", web::get().to(assets::stylesheet));
+}
+
+/// A rendered page; pages show who is signed in, so no cache may keep them.
+pub(crate) fn html(page: impl Template) -> Result<HttpResponse, AppError> {
+    let body = page.render().map_err(|e| AppError::internal(format!("template failed: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// A 303 to `location`, never cached.
+pub(crate) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::SeeOther();
+    response.insert_header((header::LOCATION, location)).insert_header((header::CACHE_CONTROL, "no-store"));
+    response
+}
+
+/// The page for any unknown path.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,86 @@
+//! The login session: state, nonce, PKCE verifier and `next` between `/login` and `/auth`,
+//! kept in actix-session's encrypted cookie under one typed key.
+
+use actix_session::{Session, SessionExt};
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use serde::{Deserialize, Serialize};
+
+use crate::errors::AppError;
+use crate::next_path::NextPath;
+
+const KEY: &str = "pending_logins";
+/// Logins started in other tabs stay valid; older ones are dropped to keep the cookie small.
+const MAX_PENDING: usize = 3;
+
+/// One login in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub next: Option<NextPath>,
+    pub started_at: i64,
+}
+
+impl PendingLogin {
+    pub fn new(state: String, nonce: String, pkce_verifier: String) -> Self {
+        PendingLogin { state, nonce, pkce_verifier, next: None, started_at: chrono::Utc::now().timestamp() }
+    }
+
+    pub fn age_seconds(&self) -> i64 {
+        chrono::Utc::now().timestamp() - self.started_at
+    }
+}
+
+/// Typed access to the login session.
+pub struct LoginSession(Session);
+
+impl LoginSession {
+    fn pending(&self) -> Vec<PendingLogin> {
+        // A cookie from an older version, or one we cannot read, counts as no login in progress.
+        self.0.get::<Vec<PendingLogin>>(KEY).ok().flatten().unwrap_or_default()
+    }
+
+    /// Remembers a new login; the cookie is re-issued, so a planted session id gains nothing.
+    pub fn begin(&self, login: PendingLogin) -> Result<(), AppError> {
+        let mut pending = self.pending();
+        pending.push(login);
+        let excess = pending.len().saturating_sub(MAX_PENDING);
+        pending.drain(..excess);
+        self.0.renew();
+        self.0.insert(KEY, pending).map_err(|e| AppError::internal(format!("cannot store login session: {e}")))
+    }
+
+    /// Takes the login whose state matches; it cannot be taken twice from this cookie.
+    pub fn take(&self, state: &str) -> Option<PendingLogin> {
+        let mut pending = self.pending();
+        let position = pending.iter().position(|p| constant_time_eq(p.state.as_bytes(), state.as_bytes()))?;
+        let found = pending.remove(position);
+        if pending.is_empty() {
+            self.0.purge();
+        } else if self.0.insert(KEY, pending).is_err() {
+            self.0.purge();
+        }
+        Some(found)
+    }
+}
+
+impl LoginSession {
+    /// Forgets every login in progress (at logout).
+    pub fn clear(&self) {
+        self.0.purge();
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequest for LoginSession {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(LoginSession(req.get_session())))
+    }
+}

@@ -1,0 +1,148 @@
+//! Builds the App and the server in one place, on a listener the caller may bind to port 0.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::{web, App, HttpServer};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+use crate::cookies::LOGIN_SESSION_COOKIE;
+use crate::db::{self, login_states};
+use crate::errors::{bad_input, negotiate_error_format};
+use crate::oidc::OidcClient;
+use crate::routes;
+use crate::tokens::TokenKeys;
+
+/// Pages may load our stylesheet and https images (profile pictures), nothing else.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// How often consumed login states older than the login timeout are deleted.
+const STATE_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(String);
+
+/// A built server, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds BIND_ADDR and builds the server.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.bind_addr)
+            .map_err(|e| StartupError(format!("cannot listen on BIND_ADDR {}: {e}", settings.bind_addr)))?;
+        Self::build_with_listener(settings, listener).await
+    }
+
+    /// Builds the server on an already bound listener; applies migrations first.
+    pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
+        let port = listener.local_addr().map_err(|e| StartupError(e.to_string()))?.port();
+        let pool = db::pool(&settings);
+        let migrating = pool.clone();
+        let applied = web::block(move || db::migrate(&migrating))
+            .await
+            .map_err(|e| StartupError(e.to_string()))?
+            .map_err(|e| StartupError(format!("DATABASE_URL: {e}")))?;
+        if applied > 0 {
+            log::info!("applied {applied} database migration(s)");
+        }
+
+        let keys = TokenKeys::new(&settings.jwt_secret_key, settings.access_token_ttl);
+        keys.self_check().map_err(|e| StartupError(format!("JWT_SECRET_KEY: cannot sign tokens: {e}")))?;
+        let oidc = OidcClient::new(&settings).map_err(|e| StartupError(format!("OIDC_ISSUER: {e}")))?;
+        oidc.warm_up().await;
+
+        spawn_state_cleanup(pool.clone(), settings.login_timeout);
+        let server = server(settings, listener, pool, keys, oidc)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests get time to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn server(
+    settings: Settings,
+    listener: TcpListener,
+    pool: db::PgPool,
+    keys: TokenKeys,
+    oidc: OidcClient,
+) -> Result<Server, StartupError> {
+    let session_key = Key::derive_from(settings.secret_key.expose_secret().as_bytes());
+    let login_ttl = CookieDuration::seconds(settings.login_timeout.as_secs() as i64);
+    let secure = settings.cookie_secure;
+    let settings = web::Data::new(settings);
+    let pool = web::Data::new(pool);
+    let keys = web::Data::new(keys);
+    let oidc = web::Data::new(oidc);
+    let server = HttpServer::new(move || {
+        let login_session = SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+            .cookie_name(LOGIN_SESSION_COOKIE.to_owned())
+            .cookie_content_security(CookieContentSecurity::Private)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(secure)
+            .cookie_path("/".to_owned())
+            .session_lifecycle(PersistentSession::default().session_ttl(login_ttl))
+            .build();
+        App::new()
+            .app_data(settings.clone())
+            .app_data(pool.clone())
+            .app_data(keys.clone())
+            .app_data(oidc.clone())
+            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
+            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_input(e)))
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+            .wrap(from_fn(negotiate_error_format))
+            .wrap(login_session)
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    // The callback URL carries the code; no page of ours may leak it onward.
+                    .add(("Referrer-Policy", "no-referrer")),
+            )
+            .wrap(
+                Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string()),
+            )
+    })
+    .listen(listener)
+    .map_err(|e| StartupError(format!("cannot serve: {e}")))?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
+fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(STATE_CLEANUP_INTERVAL);
+        loop {
+            tick.tick().await;
+            let result = db::run(&pool, move |conn| Ok(login_states::forget_older_than(conn, max_age)?)).await;
+            if let Err(e) = result {
+                log::warn!("cleaning up consumed login states failed: {e}");
+            }
+        }
+    });
+}
