@@ -56,9 +56,8 @@ impl LoginSession {
         let mut pending = self.pending();
         let position = pending.iter().position(|p| constant_time_eq(p.state.as_bytes(), state.as_bytes()))?;
         let found = pending.remove(position);
-        if pending.is_empty() {
-            self.0.purge();
-        } else if self.0.insert(KEY, pending).is_err() {
+        // With nothing left (or nothing storable) the cookie goes away entirely.
+        if pending.is_empty() || self.0.insert(KEY, pending).is_err() {
             self.0.purge();
         }
         Some(found)

@@ -1,0 +1,156 @@
+//! A fake OpenID provider for what a real one never sends: forged, expired, mis-signed tokens.
+//! It serves discovery, a JWKS and a token endpoint that answers with whatever ID token the
+//! test put there.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+pub const CLIENT_ID: &str = "fake-client";
+pub const CLIENT_SECRET: &str = "fake-client-secret";
+
+/// A signing key: the kid it is published under and its PEM.
+pub struct Key {
+    pub kid: &'static str,
+    pub encoding: EncodingKey,
+    pub jwk: Jwk,
+}
+
+impl Key {
+    pub fn load(kid: &'static str, pem_file: &str) -> Key {
+        doorman::tokens::install_crypto_backend();
+        let pem = std::fs::read(format!("{}/tests/fixtures/{pem_file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let encoding = EncodingKey::from_rsa_pem(&pem).unwrap();
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Key { kid, encoding, jwk }
+    }
+
+    pub fn trusted() -> Key {
+        Key::load("trusted-1", "provider_key.pem")
+    }
+
+    pub fn rotated() -> Key {
+        Key::load("trusted-2", "rotated_key.pem")
+    }
+
+    pub fn attacker(kid: &'static str) -> Key {
+        Key::load(kid, "attacker_key.pem")
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    published: Vec<Jwk>,
+    next_id_token: Option<String>,
+    token_requests: Vec<Vec<(String, String)>>,
+}
+
+/// A running fake provider.
+pub struct FakeProvider {
+    pub issuer: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeProvider {
+    pub async fn start(published: &[&Key]) -> FakeProvider {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let state = Arc::new(Mutex::new(State {
+            published: published.iter().map(|k| k.jwk.clone()).collect(),
+            ..State::default()
+        }));
+        let (data, discovery) = (web::Data::from(state.clone()), web::Data::new(discovery(&issuer)));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(discovery.clone())
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(|d: web::Data<Value>| async move { HttpResponse::Ok().json(d.get_ref()) }),
+                )
+                .route(
+                    "/jwks",
+                    web::get().to(|s: web::Data<Mutex<State>>| async move {
+                        HttpResponse::Ok().json(JwkSet { keys: s.lock().unwrap().published.clone() })
+                    }),
+                )
+                .route("/token", web::post().to(token))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        FakeProvider { issuer, state }
+    }
+
+    /// The ID token the next code exchange answers with.
+    pub fn answer_with(&self, id_token: String) {
+        self.state.lock().unwrap().next_id_token = Some(id_token);
+    }
+
+    /// Replaces the published keys (a key rotation).
+    pub fn publish(&self, keys: &[&Key]) {
+        self.state.lock().unwrap().published = keys.iter().map(|k| k.jwk.clone()).collect();
+    }
+
+    /// The form fields of the last token request.
+    pub fn last_token_request(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().token_requests.last().cloned().unwrap_or_default()
+    }
+
+    /// Claims a genuine token for this client would carry.
+    pub fn claims(&self, subject: &str, nonce: &str) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "email": format!("{subject}@fake.test"),
+            "email_verified": true,
+            "name": format!("Fake {subject}"),
+        })
+    }
+}
+
+fn discovery(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "HS256", "none"],
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+async fn token(state: web::Data<Mutex<State>>, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
+    let mut state = state.lock().unwrap();
+    state.token_requests.push(form.into_inner());
+    match state.next_id_token.take() {
+        Some(id_token) => HttpResponse::Ok().json(json!({
+            "access_token": "fake-access-token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": id_token,
+        })),
+        None => HttpResponse::BadRequest().json(json!({ "error": "invalid_grant" })),
+    }
+}

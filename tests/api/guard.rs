@@ -1,0 +1,161 @@
+//! The guard on /chat, logout, health and error formats.
+
+use reqwest::{header, StatusCode};
+
+use crate::helpers::{location, set_cookies, unique, Options, TestApp};
+
+#[tokio::test]
+async fn chat_without_a_token_redirects_browsers_and_401s_api_clients() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let html = browser.get("/chat").await;
+    assert_eq!(html.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&html), "/login?next=%2Fchat");
+
+    let json = browser.get_json("/chat").await;
+    assert_eq!(json.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    let body: serde_json::Value = json.json().await.unwrap();
+    assert_eq!(body["error"], "not_authenticated");
+    assert!(body["detail"].is_string());
+}
+
+#[tokio::test]
+async fn expired_and_tampered_access_tokens_are_told_apart() {
+    let app =
+        TestApp::spawn_with(Options { env: vec![("ACCESS_TOKEN_TTL_SECONDS", "1".into())], ..Default::default() })
+            .await;
+    let browser = app.signed_in(&unique("frank")).await;
+    let token = browser.cookie("access_token").unwrap();
+
+    let mut tampered = token.clone();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    let response = app
+        .browser()
+        .client
+        .get(app.url("/chat"))
+        .bearer_auth(&tampered)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().contains("invalid_token"));
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "invalid_token");
+
+    // Token lifetime 1 s, the 5 s verification leeway and 1 s of timestamp rounding.
+    tokio::time::sleep(std::time::Duration::from_millis(7500)).await;
+    let expired = app
+        .browser()
+        .client
+        .get(app.url("/chat"))
+        .bearer_auth(&token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let status = expired.status();
+    let expired_body: serde_json::Value = expired.json().await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(expired_body["error"], "token_expired");
+
+    let stale_cookie = app.browser();
+    stale_cookie.set_cookie("access_token", &token);
+    let bounced = stale_cookie.get("/chat?room=7").await;
+    assert_eq!(bounced.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&bounced), "/login?next=%2Fchat%3Froom%3D7");
+}
+
+#[tokio::test]
+async fn bearer_tokens_work_without_cookies() {
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in(&unique("gina")).await;
+    let token = browser.cookie("access_token").unwrap();
+    let response = reqwest::Client::new()
+        .get(app.url("/chat"))
+        .bearer_auth(token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["message"], "Welcome!");
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_secret_is_refused() {
+    let app = TestApp::spawn().await;
+    let other = doorman::tokens::TokenKeys::new(
+        &secrecy::SecretString::from("some-other-secret-0123456789abcdef0123"),
+        std::time::Duration::from_secs(600),
+    );
+    let forged = other.issue_access(uuid::Uuid::new_v4(), None, Some("Eve".into()), None).unwrap();
+    let browser = app.browser();
+    browser.set_cookie("access_token", &forged);
+    assert_eq!(browser.get("/chat").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn logout_clears_the_cookie_and_refuses_other_origins() {
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in(&unique("hank")).await;
+
+    let cross_site = browser
+        .client
+        .post(app.url("/logout"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert_eq!(browser.get("/chat").await.status(), StatusCode::OK, "still signed in");
+
+    let response = browser.client.post(app.url("/logout")).header("origin", &app.address).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/");
+    let cleared = &set_cookies(&response)["access_token"];
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(browser.cookie("access_token").is_none());
+    assert_eq!(browser.get("/chat").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn health_readiness_and_unknown_pages() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    assert_eq!(browser.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(browser.get("/readyz").await.status(), StatusCode::OK);
+
+    let missing = browser.get("/nope").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.text().await.unwrap().contains("Page not found"));
+    let missing_json = browser.get_json("/nope").await;
+    assert_eq!(missing_json.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing_json.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let response = app.browser().get("/").await;
+    let headers = response.headers();
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    let database = url::Url::parse(&app.database_url).unwrap().path().trim_start_matches('/').to_owned();
+    let mut admin =
+        <diesel::PgConnection as diesel::Connection>::establish(&crate::helpers::required_env("TEST_DATABASE_URL"))
+            .unwrap();
+    diesel::RunQueryDsl::execute(diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)")), &mut admin)
+        .unwrap();
+    let response = app.browser().get("/readyz").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.browser().get("/healthz").await.status(), StatusCode::OK, "the process still serves");
+}

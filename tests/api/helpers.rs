@@ -1,0 +1,259 @@
+//! `TestApp`: spawns the app; `Browser`: a cookie-keeping client that does not follow redirects.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use doorman::config::Settings;
+use doorman::startup::Application;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{header, Response, StatusCode, Url};
+use uuid::Uuid;
+
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the integration tests through scripts/test"))
+}
+
+/// A running app with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub issuer: String,
+}
+
+/// Options for one test app.
+#[derive(Default)]
+pub struct Options {
+    /// An issuer other than the local provider (the fake one); its client id and secret.
+    pub provider: Option<(String, String, String)>,
+    pub env: Vec<(&'static str, String)>,
+}
+
+fn fresh_database() -> String {
+    let admin_url = required_env("TEST_DATABASE_URL");
+    let name = format!("test_{}", Uuid::new_v4().simple());
+    let mut admin = PgConnection::establish(&admin_url).expect("connect to the test PostgreSQL");
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+    let mut url = Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Registers a client for this app at the local provider (dynamic client registration).
+async fn register_client(issuer: &str, redirect_uri: &str) -> (String, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{issuer}/reg"))
+        .json(&serde_json::json!({
+            "redirect_uris": [redirect_uri],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+        }))
+        .send()
+        .await
+        .expect("provider registration endpoint");
+    assert_eq!(response.status(), StatusCode::CREATED, "client registration failed");
+    let body: serde_json::Value = response.json().await.unwrap();
+    (body["client_id"].as_str().unwrap().to_owned(), body["client_secret"].as_str().unwrap().to_owned())
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let address = format!("http://127.0.0.1:{port}");
+        let redirect = format!("{address}/auth");
+        let (issuer, client_id, client_secret) = match options.provider {
+            Some(provider) => provider,
+            None => {
+                let issuer = required_env("TEST_OIDC_ISSUER");
+                let (id, secret) = register_client(&issuer, &redirect).await;
+                (issuer, id, secret)
+            }
+        };
+        let database_url = fresh_database();
+        let mut env: HashMap<String, String> = [
+            ("DATABASE_URL", database_url.clone()),
+            ("GOOGLE_CLIENT_ID", client_id),
+            ("GOOGLE_CLIENT_SECRET", client_secret),
+            ("OIDC_ISSUER", issuer.clone()),
+            ("REDIRECT_URL", redirect),
+            ("SECRET_KEY", format!("test-session-key-{}", Uuid::new_v4())),
+            ("JWT_SECRET_KEY", format!("test-jwt-key-{}", Uuid::new_v4())),
+            ("BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("COOKIE_SECURE", "false".to_owned()),
+            ("JWKS_MIN_REFRESH_SECONDS", "0".to_owned()),
+            ("DATABASE_POOL_SIZE", "4".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in options.env {
+            env.insert(k.to_owned(), v);
+        }
+        let settings = Settings::from_source(env).expect("test settings are valid");
+        let app = Application::build_with_listener(settings, listener).await.expect("app starts");
+        tokio::spawn(app.run_until_stopped());
+        TestApp { address, database_url, issuer }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.address)
+    }
+
+    pub fn db(&self) -> PgConnection {
+        PgConnection::establish(&self.database_url).expect("connect to the test database")
+    }
+
+    /// Rows in `users` for a subject at this app's provider.
+    pub fn user_rows(&self, subject: &str) -> Vec<doorman::db::users::User> {
+        use diesel::prelude::*;
+        use doorman::schema::users::dsl;
+        dsl::users
+            .filter(dsl::subject.eq(subject))
+            .select(doorman::db::users::User::as_select())
+            .load(&mut self.db())
+            .unwrap()
+    }
+
+    /// Signs a user in through the real provider and returns the browser holding the cookie.
+    pub async fn signed_in(&self, login: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser.login(login, None).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login should complete");
+        assert!(browser.cookie("access_token").is_some(), "login sets the access cookie");
+        browser
+    }
+}
+
+/// One browser: its own cookie jar, redirects not followed so each hop can be checked.
+#[derive(Clone)]
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    pub app: Url,
+}
+
+impl Browser {
+    pub fn new(app: &str) -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Browser { client, jar, app: Url::parse(app).unwrap() }
+    }
+
+    pub async fn get(&self, path_or_url: &str) -> Response {
+        let url = self.app.join(path_or_url).unwrap();
+        self.client.get(url).header(header::ACCEPT, "text/html").send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Response {
+        self.client.get(self.app.join(path).unwrap()).header(header::ACCEPT, "application/json").send().await.unwrap()
+    }
+
+    /// The value of one of this browser's cookies for the app.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let header = self.jar.cookies(&self.app)?;
+        header.to_str().ok()?.split("; ").find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &self.app);
+    }
+
+    /// `GET /login[?next]`: the provider URL the app redirects to.
+    pub async fn start_login(&self, next: Option<&str>) -> Url {
+        let path = match next {
+            Some(next) => format!("/login?next={}", urlencode(next)),
+            None => "/login".to_owned(),
+        };
+        let response = self.get(&path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        Url::parse(location(&response)).unwrap()
+    }
+
+    /// Signs in at the local provider's login page; returns the app callback URL it redirects to.
+    pub async fn sign_in_at_provider(&self, authorize: &Url, login: &str) -> Url {
+        let to_interaction = self.client.get(authorize.clone()).send().await.unwrap();
+        assert_eq!(to_interaction.status(), StatusCode::SEE_OTHER, "provider starts an interaction");
+        let interaction = authorize.join(location(&to_interaction)).unwrap();
+        if interaction.as_str().starts_with(self.app.as_str()) {
+            // The provider remembers this browser from an earlier sign-in and skips its page.
+            return interaction;
+        }
+        let page = self.client.get(interaction.clone()).send().await.unwrap().text().await.unwrap();
+        let action = form_action(&page);
+        let submitted = self
+            .client
+            .post(interaction.join(&action).unwrap())
+            .form(&[("prompt", "login"), ("login", login), ("password", "anything")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(submitted.status(), StatusCode::SEE_OTHER, "provider accepts the login form");
+        let resume = interaction.join(location(&submitted)).unwrap();
+        let back = self.client.get(resume).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::SEE_OTHER, "provider sends the browser back");
+        Url::parse(location(&back)).unwrap()
+    }
+
+    /// The whole flow: /login → provider → /auth; returns the response of /auth.
+    pub async fn login(&self, login: &str, next: Option<&str>) -> Response {
+        let authorize = self.start_login(next).await;
+        let callback = self.sign_in_at_provider(&authorize, login).await;
+        assert!(callback.as_str().starts_with(self.app.as_str()), "callback goes to the app: {callback}");
+        self.client.get(callback).header(header::ACCEPT, "text/html").send().await.unwrap()
+    }
+}
+
+pub fn location(response: &Response) -> &str {
+    response.headers().get(header::LOCATION).expect("a Location header").to_str().unwrap()
+}
+
+/// The `Set-Cookie` headers of a response, by cookie name.
+pub fn set_cookies(response: &Response) -> HashMap<String, String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| Some((v.split_once('=')?.0.to_owned(), v.to_owned())))
+        .collect()
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn form_action(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse("form").unwrap();
+    let form = doc.select(&selector).next().expect("the provider's login page has a form");
+    form.value().attr("action").expect("form action").to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn param(url: &Url, name: &str) -> String {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+/// A login name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}

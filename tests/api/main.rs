@@ -1,0 +1,12 @@
+//! Integration tests: the real app on a random port, a fresh PostgreSQL database per test, the
+//! real local identity provider (oidc-provider) for the happy paths, and a fake provider only
+//! for tokens a real one would never issue. `scripts/test` starts the services and sets
+//! TEST_DATABASE_URL and TEST_OIDC_ISSUER.
+
+mod fake_provider;
+mod forged_tokens;
+mod guard;
+mod helpers;
+mod login;
+mod rejections;
+mod startup;
