@@ -1,6 +1,9 @@
 //! Typed configuration, read once from the environment (after `.env`) and validated at start-up.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -27,6 +30,12 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub http_timeout: Duration,
     pub jwks_min_refresh: Duration,
+    pub refresh_token_ttl: Duration,
+    pub jwt_private_key_file: Option<PathBuf>,
+    pub jwt_key_id: Option<String>,
+    pub jwt_previous_jwks_file: Option<PathBuf>,
+    pub cors_allowed_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// A variable that is missing or wrong; its message names the variable.
@@ -102,6 +111,38 @@ impl<S: Source> Reader<S> {
         }
     }
 
+    /// A comma-separated list of origins (`https://app.example.com`), no paths.
+    fn origins(&self, var: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.optional(var) else { return Ok(Vec::new()) };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let url = Url::parse(o)
+                    .map_err(|_| problem(var, format!("{o:?} is not an origin like https://app.example.com")))?;
+                let origin = url.origin().ascii_serialization();
+                if origin == "null" || o.trim_end_matches('/') != origin {
+                    return Err(problem(var, format!("{o:?} is not an origin like https://app.example.com")));
+                }
+                Ok(origin)
+            })
+            .collect()
+    }
+
+    /// A comma-separated list of IP addresses or networks; loopback when unset.
+    fn networks(&self, var: &'static str) -> Result<Vec<IpNet>, ConfigError> {
+        let raw = self.optional(var).unwrap_or_else(|| "127.0.0.0/8,::1/128".to_owned());
+        raw.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                n.parse::<IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| problem(var, format!("{n:?} is not an IP address or network")))
+            })
+            .collect()
+    }
+
     fn boolean(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(var).map(|v| v.to_ascii_lowercase()) {
             None => Ok(default),
@@ -145,7 +186,17 @@ impl Settings {
                 "an address like 127.0.0.1:8000",
             )?,
             cookie_secure: r.boolean("COOKIE_SECURE", true)?,
-            access_token_ttl: Duration::from_secs(r.parse("ACCESS_TOKEN_TTL_SECONDS", 3600, "a number of seconds")?),
+            access_token_ttl: Duration::from_secs(r.parse("ACCESS_TOKEN_TTL_SECONDS", 900, "a number of seconds")?),
+            refresh_token_ttl: Duration::from_secs(r.parse(
+                "REFRESH_TOKEN_TTL_SECONDS",
+                30 * 24 * 3600,
+                "a number of seconds",
+            )?),
+            jwt_private_key_file: r.optional("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
+            jwt_key_id: r.optional("JWT_KEY_ID"),
+            jwt_previous_jwks_file: r.optional("JWT_PREVIOUS_JWKS_FILE").map(PathBuf::from),
+            cors_allowed_origins: r.origins("CORS_ALLOWED_ORIGINS")?,
+            trusted_proxies: r.networks("TRUSTED_PROXIES")?,
             login_timeout: Duration::from_secs(r.parse("LOGIN_TIMEOUT_SECONDS", 600, "a number of seconds")?),
             db_pool_size: r.parse("DATABASE_POOL_SIZE", 10, "a whole number")?,
             http_timeout: Duration::from_secs(r.parse("HTTP_TIMEOUT_SECONDS", 10, "a number of seconds")?),
@@ -166,6 +217,9 @@ impl Settings {
         }
         if self.login_timeout.is_zero() {
             return Err(problem("LOGIN_TIMEOUT_SECONDS", "must be greater than 0"));
+        }
+        if self.refresh_token_ttl <= self.access_token_ttl {
+            return Err(problem("REFRESH_TOKEN_TTL_SECONDS", "must be longer than ACCESS_TOKEN_TTL_SECONDS"));
         }
         if self.db_pool_size == 0 {
             return Err(problem("DATABASE_POOL_SIZE", "must be greater than 0"));
@@ -247,6 +301,8 @@ mod tests {
         assert_eq!(s.bind_addr.to_string(), "127.0.0.1:8000");
         assert!(s.cookie_secure);
         assert_eq!(s.public_origin(), "http://127.0.0.1:8000");
+        assert!(s.trusted_proxies.iter().any(|n| n.contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap())));
+        assert!(s.cors_allowed_origins.is_empty());
     }
 
     #[test]
@@ -270,6 +326,10 @@ mod tests {
             ("BIND_ADDR", "nowhere"),
             ("COOKIE_SECURE", "maybe"),
             ("FRONTEND_URL", "//evil.example"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example/path"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("REFRESH_TOKEN_TTL_SECONDS", "60"),
         ] {
             let mut env = base();
             env.insert(var.into(), value.into());

@@ -26,6 +26,9 @@ pub enum AppError {
     Unauthenticated { next: String, reason: Option<TokenError> },
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A precise client error for API clients: status, stable code, message.
+    #[error("{message}")]
+    Rejected { status: StatusCode, code: &'static str, message: String },
     #[error("this page does not exist")]
     NotFound,
     /// A dependency (database, provider) is down; the cause is logged.
@@ -63,6 +66,7 @@ impl AppError {
             AppError::Unauthenticated { reason: Some(TokenError::Invalid), .. } => "invalid_token",
             AppError::Unauthenticated { reason: None, .. } => "not_authenticated",
             AppError::Forbidden(_) => "forbidden",
+            AppError::Rejected { code, .. } => code,
             AppError::NotFound => "not_found",
             AppError::Unavailable { .. } => "service_unavailable",
             AppError::Internal(_) => "internal_error",
@@ -74,6 +78,7 @@ impl AppError {
             AppError::LoginFailed { .. } => "We couldn't sign you in",
             AppError::Unauthenticated { .. } => "Please sign in",
             AppError::Forbidden(_) => "Not allowed",
+            AppError::Rejected { .. } => "That request didn't work",
             AppError::NotFound => "Page not found",
             AppError::Unavailable { .. } => "Temporarily unavailable",
             AppError::Internal(_) => "Something went wrong",
@@ -142,6 +147,7 @@ impl ResponseError for AppError {
             AppError::LoginFailed { status, .. } => *status,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Rejected { status, .. } => *status,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -203,9 +209,47 @@ pub async fn negotiate_error_format(
     })
 }
 
-/// Turns actix's own extractor errors (bad query strings, bodies) into our 400.
+/// Turns actix's own extractor errors (bad query strings) into our 400.
 pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
     AppError::BadRequest(format!("the request is malformed: {err}")).into()
+}
+
+impl AppError {
+    pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Rejected { status, code, message: message.into() }
+    }
+}
+
+/// JSON bodies: syntax errors are 400, a missing or mistyped field 422, the wrong content type
+/// 415, an oversized body 413.
+pub fn bad_json(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let error = match &err {
+        E::Deserialize(e) if e.is_data() => AppError::rejected(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("the request body is incomplete: {e}"),
+        ),
+        E::Deserialize(e) => AppError::rejected(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            format!("the request body is not valid JSON: {e}"),
+        ),
+        E::ContentType => AppError::rejected(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+            AppError::rejected(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+        }
+        other => AppError::rejected(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            format!("the request body could not be read: {other}"),
+        ),
+    };
+    error.into()
 }
 
 impl From<diesel::result::Error> for AppError {

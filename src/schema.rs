@@ -8,6 +8,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    issued_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        jti_hash -> Bytea,
+        previous_jti_hash -> Nullable<Bytea>,
+        rotated_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_reason -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         issuer -> Text,
@@ -22,4 +39,6 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(consumed_login_states, users,);
+diesel::joinable!(issued_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(consumed_login_states, issued_tokens, users,);

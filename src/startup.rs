@@ -3,22 +3,25 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
+use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpServer};
 use secrecy::ExposeSecret;
 
+use crate::auth::renewal::apply_cookie_updates;
 use crate::config::Settings;
 use crate::cookies::LOGIN_SESSION_COOKIE;
 use crate::db::{self, login_states};
-use crate::errors::{bad_input, negotiate_error_format};
+use crate::errors::{bad_input, bad_json, negotiate_error_format};
 use crate::oidc::OidcClient;
 use crate::routes;
-use crate::tokens::TokenKeys;
+use crate::tokens::{AccessSigner, TokenKeys};
 
 /// Pages may load our stylesheet and https images (profile pictures), nothing else.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
@@ -59,7 +62,7 @@ impl Application {
             log::info!("applied {applied} database migration(s)");
         }
 
-        let keys = TokenKeys::new(&settings.jwt_secret_key, settings.access_token_ttl);
+        let keys = token_keys(&settings)?;
         keys.self_check().map_err(|e| StartupError(format!("JWT_SECRET_KEY: cannot sign tokens: {e}")))?;
         let oidc = OidcClient::new(&settings).map_err(|e| StartupError(format!("OIDC_ISSUER: {e}")))?;
         oidc.warm_up().await;
@@ -89,6 +92,7 @@ fn server(
     let session_key = Key::derive_from(settings.secret_key.expose_secret().as_bytes());
     let login_ttl = CookieDuration::seconds(settings.login_timeout.as_secs() as i64);
     let secure = settings.cookie_secure;
+    let cors_origins = settings.cors_allowed_origins.clone();
     let settings = web::Data::new(settings);
     let pool = web::Data::new(pool);
     let keys = web::Data::new(keys);
@@ -109,11 +113,13 @@ fn server(
             .app_data(keys.clone())
             .app_data(oidc.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
-            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_input(e)))
+            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_json(e)))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
+            .wrap(from_fn(apply_cookie_updates))
             .wrap(from_fn(negotiate_error_format))
             .wrap(login_session)
+            .wrap(cors(&cors_origins))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
@@ -132,6 +138,29 @@ fn server(
     .shutdown_timeout(10)
     .run();
     Ok(server)
+}
+
+fn token_keys(settings: &Settings) -> Result<TokenKeys, StartupError> {
+    let signer = match &settings.jwt_private_key_file {
+        None => None,
+        Some(path) => Some(
+            AccessSigner::from_files(path, settings.jwt_key_id.clone(), settings.jwt_previous_jwks_file.as_deref())
+                .map_err(|e| StartupError(format!("configuration error: JWT_PRIVATE_KEY_FILE {e}")))?,
+        ),
+    };
+    Ok(TokenKeys::new(&settings.jwt_secret_key, signer, settings.access_token_ttl, settings.refresh_token_ttl))
+}
+
+/// Cross-origin requests only from CORS_ALLOWED_ORIGINS, with credentials (cookies) allowed
+/// for exactly those; none when the list is empty.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .supports_credentials()
+        .max_age(600)
 }
 
 fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {

@@ -23,6 +23,38 @@ pub struct ChatPage {
     pub viewer: Viewer,
 }
 
+/// One row of the sessions page.
+pub struct SessionView {
+    pub id: String,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_used: String,
+    pub current: bool,
+}
+
+impl SessionView {
+    pub fn new(row: crate::db::sessions::SessionRow, current: Option<uuid::Uuid>) -> Self {
+        let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+        SessionView {
+            id: row.id.to_string(),
+            device: row.user_agent.unwrap_or_else(|| "unknown device".to_owned()),
+            ip: row.ip.unwrap_or_else(|| "unknown".to_owned()),
+            created: when(row.created_at),
+            last_used: when(row.last_used_at),
+            current: Some(row.id) == current,
+        }
+    }
+}
+
+/// `GET /sessions`: where the user is signed in, with revoke buttons.
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub name: String,
+    pub sessions: Vec<SessionView>,
+}
+
 /// Every error a browser sees.
 #[derive(Template)]
 #[template(path = "error.html")]

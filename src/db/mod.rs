@@ -1,6 +1,7 @@
 //! PostgreSQL through diesel and an r2d2 pool; every query runs on actix's blocking threads.
 
 pub mod login_states;
+pub mod sessions;
 pub mod users;
 
 use std::time::Duration;

@@ -17,6 +17,8 @@ pub struct Identity {
     pub email_verified: bool,
     pub name: Option<String>,
     pub picture: Option<String>,
+    /// `at_hash`, to tie an access token presented beside the ID token to it.
+    pub access_token_hash: Option<String>,
 }
 
 /// A failed check, with the unknown-key case kept apart so the caller can fetch keys again.
@@ -82,5 +84,6 @@ pub(super) fn verified(
         email_verified: claims.email_verified().unwrap_or(false),
         name: bounded(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str())),
         picture: bounded(claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str())),
+        access_token_hash: claims.access_token_hash().map(|h| h.to_string()),
     })
 }

@@ -12,7 +12,7 @@ use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce, RedirectUrl, Scope
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;
-use crate::session::PendingLogin;
+use crate::login_session::PendingLogin;
 pub use identity::Identity;
 use provider::{Discovered, ProviderCache};
 
@@ -150,8 +150,9 @@ impl OidcClient {
 
     /// Verifies an ID token obtained elsewhere (a single-page app posts Google's ID token).
     pub async fn verify_id_token(&self, raw: &str) -> Result<Identity, OidcError> {
-        let id_token: CoreIdToken = raw.parse().map_err(|e| OidcError::InvalidIdToken(format!("not a JWT: {e}")))?;
+        // The provider first: when it is down the client should retry, whatever it sent.
         let discovered = self.cache.get().await?;
+        let id_token: CoreIdToken = raw.parse().map_err(|e| OidcError::InvalidIdToken(format!("not a JWT: {e}")))?;
         self.verify(discovered, &id_token, None).await
     }
 

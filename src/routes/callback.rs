@@ -3,12 +3,12 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::config::Settings;
-use crate::cookies;
-use crate::db::{self, login_states, users, PgPool};
+use crate::db::{self, login_states, PgPool};
 use crate::errors::AppError;
+use crate::login_session::LoginSession;
 use crate::oidc::OidcClient;
-use crate::session::LoginSession;
 use crate::tokens::TokenKeys;
+use crate::{cookies, http, sessions};
 
 /// Codes and states longer than this are not from a real provider.
 const MAX_PARAM_LEN: usize = 4096;
@@ -29,6 +29,7 @@ fn failed(message: &'static str) -> AppError {
 /// `GET /auth?code&state`: completes the login and sets the access cookie. Every failure is a
 /// 4xx page and sets no cookie.
 pub async fn callback(
+    req: actix_web::HttpRequest,
     query: web::Query<CallbackQuery>,
     session: LoginSession,
     oidc: web::Data<OidcClient>,
@@ -71,11 +72,14 @@ pub async fn callback(
     }
 
     let identity = oidc.finish_login(code, &pending).await?;
-    let user = db::run(&pool, move |conn| Ok(users::upsert(conn, &identity)?)).await?;
-    let token = keys
-        .issue_access(user.id, user.email, user.name, user.picture)
-        .map_err(|e| AppError::internal(format!("cannot sign access token: {e}")))?;
+    let issued = sessions::sign_in(&pool, &keys, identity, http::device(&req, &settings)).await?;
     let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.frontend_url.clone());
-    log::info!("user {} signed in", user.id);
-    Ok(super::see_other(&destination).cookie(cookies::access(token, keys.ttl(), settings.cookie_secure)).finish())
+    log::info!("user {} signed in (session {})", issued.user.id, issued.sid);
+    let secure = settings.cookie_secure;
+    let mut response = super::see_other(&destination);
+    response.cookie(cookies::access(issued.access, keys.access_ttl(), secure));
+    if let Some(refresh) = issued.refresh {
+        response.cookie(cookies::refresh(refresh, keys.refresh_ttl(), secure));
+    }
+    Ok(response.finish())
 }

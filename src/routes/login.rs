@@ -2,9 +2,9 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::errors::AppError;
+use crate::login_session::LoginSession;
 use crate::next_path::NextPath;
 use crate::oidc::OidcClient;
-use crate::session::LoginSession;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {

@@ -1,29 +1,46 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::config::Settings;
-use crate::cookies;
+use crate::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::db::PgPool;
 use crate::errors::AppError;
-use crate::session::LoginSession;
+use crate::login_session::LoginSession;
+use crate::tokens::TokenKeys;
+use crate::{http, sessions};
 
-/// Refuses a logout posted by another site's page (SameSite=Lax already keeps our cookies off
-/// such a request; this makes the refusal explicit).
-fn is_same_origin(req: &HttpRequest, settings: &Settings) -> bool {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if header("sec-fetch-site").is_some_and(|site| site == "cross-site") {
-        return false;
-    }
-    header("origin").is_none_or(|origin| origin == settings.public_origin())
+/// The session this request speaks for: from the refresh cookie, else from the access token
+/// (cookie or Bearer), whichever verifies.
+fn presented_session(req: &HttpRequest, keys: &TokenKeys) -> Option<(uuid::Uuid, uuid::Uuid)> {
+    let from_refresh =
+        req.cookie(REFRESH_COOKIE).and_then(|c| keys.verify_refresh(c.value()).ok()).map(|c| (c.sub, c.sid));
+    let access = || {
+        let token = crate::auth::bearer(req)
+            .map(str::to_owned)
+            .or_else(|| req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned()))?;
+        let claims = keys.verify_access(&token).ok()?;
+        Some((claims.sub, claims.sid?))
+    };
+    from_refresh.or_else(access)
 }
 
-/// `POST /logout`: drops the cookies and returns home.
+/// `POST /logout`: revokes this session server-side, drops the cookies, returns home.
 pub async fn logout(
     req: HttpRequest,
     settings: web::Data<Settings>,
-    session: LoginSession,
+    keys: web::Data<TokenKeys>,
+    pool: web::Data<PgPool>,
+    login: LoginSession,
 ) -> Result<HttpResponse, AppError> {
-    if !is_same_origin(&req, &settings) {
+    if !http::is_same_origin(&req, &settings.public_origin()) {
         return Err(AppError::Forbidden("logging out is only possible from this site"));
     }
-    session.clear();
-    Ok(super::see_other("/").cookie(cookies::clear_access(settings.cookie_secure)).finish())
+    if let Some((user_id, sid)) = presented_session(&req, &keys) {
+        sessions::revoke(&pool, user_id, sid, "logged out").await?;
+    }
+    login.clear();
+    let mut response = super::see_other("/");
+    for cookie in cookies::clear_all(settings.cookie_secure) {
+        response.cookie(cookie);
+    }
+    Ok(response.finish())
 }

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per page or endpoint.
 
+mod api;
 mod assets;
 mod callback;
 mod chat;
@@ -7,6 +8,8 @@ mod health;
 mod home;
 mod login;
 mod logout;
+mod sessions;
+mod verify;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -23,7 +26,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout::logout))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/sessions", web::get().to(sessions::list))
+        .route("/sessions/revoke-others", web::post().to(sessions::revoke_others))
+        .route("/sessions/{id}/revoke", web::post().to(sessions::revoke))
+        .route("/auth/verify", web::get().to(verify::verify))
+        .route("/.well-known/jwks.json", web::get().to(api::jwks))
         .route("/assets/app.css", web::get().to(assets::stylesheet));
+    // Trailing slashes as in the contract; the bare paths too, for clients that drop them.
+    for path in ["/api/v1/auth/google/", "/api/v1/auth/google"] {
+        cfg.route(path, web::post().to(api::google_login));
+    }
+    for path in ["/api/v1/auth/token/refresh/", "/api/v1/auth/token/refresh"] {
+        cfg.route(path, web::post().to(api::refresh));
+    }
 }
 
 /// A rendered page; pages show who is signed in, so no cache may keep them.

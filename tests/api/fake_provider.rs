@@ -111,6 +111,12 @@ impl FakeProvider {
         self.state.lock().unwrap().token_requests.last().cloned().unwrap_or_default()
     }
 
+    /// An app that signs in with this provider.
+    pub async fn app(&self, env: Vec<(&'static str, String)>) -> crate::helpers::TestApp {
+        let provider = Some((self.issuer.clone(), CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned()));
+        crate::helpers::TestApp::spawn_with(crate::helpers::Options { provider, env }).await
+    }
+
     /// Claims a genuine token for this client would carry.
     pub fn claims(&self, subject: &str, nonce: &str) -> Value {
         let now = chrono::Utc::now().timestamp();

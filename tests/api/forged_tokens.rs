@@ -6,14 +6,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::fake_provider::{FakeProvider, Key, CLIENT_ID, CLIENT_SECRET};
-use crate::helpers::{location, param, set_cookies, Browser, Options, TestApp};
+use crate::helpers::{location, param, set_cookies, Browser, TestApp};
 
 async fn app_for(fake: &FakeProvider) -> TestApp {
-    TestApp::spawn_with(Options {
-        provider: Some((fake.issuer.clone(), CLIENT_ID.into(), CLIENT_SECRET.into())),
-        env: vec![],
-    })
-    .await
+    fake.app(vec![]).await
 }
 
 /// Starts a login, lets the fake provider answer the code exchange with `forge(nonce)`, and

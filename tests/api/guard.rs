@@ -87,9 +87,12 @@ async fn a_token_signed_with_another_secret_is_refused() {
     let app = TestApp::spawn().await;
     let other = doorman::tokens::TokenKeys::new(
         &secrecy::SecretString::from("some-other-secret-0123456789abcdef0123"),
+        None,
         std::time::Duration::from_secs(600),
+        std::time::Duration::from_secs(6000),
     );
-    let forged = other.issue_access(uuid::Uuid::new_v4(), None, Some("Eve".into()), None).unwrap();
+    let profile = doorman::tokens::Profile { name: Some("Eve".into()), ..Default::default() };
+    let forged = other.issue_access(uuid::Uuid::new_v4(), None, profile).unwrap();
     let browser = app.browser();
     browser.set_cookie("access_token", &forged);
     assert_eq!(browser.get("/chat").await.status(), StatusCode::SEE_OTHER);

@@ -28,10 +28,14 @@ async fn login_sets_a_safe_cookie_and_chat_greets_the_user() {
     assert_eq!(location(&response), "/chat", "lands on FRONTEND_URL");
     let cookies = set_cookies(&response);
     let access = &cookies["access_token"];
-    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=3600"] {
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=900"] {
         assert!(access.contains(attribute), "{attribute} missing in {access}");
     }
     assert!(!access.contains("Secure"), "COOKIE_SECURE=false in tests");
+    let refresh = &cookies["refresh_token"];
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(refresh.contains(attribute), "{attribute} missing in {refresh}");
+    }
 
     let chat = browser.get("/chat").await;
     assert_eq!(chat.status(), StatusCode::OK);

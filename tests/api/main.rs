@@ -9,4 +9,6 @@ mod guard;
 mod helpers;
 mod login;
 mod rejections;
+mod sessions;
 mod startup;
+mod token_api;

@@ -1,0 +1,23 @@
+use actix_web::{http::header, HttpRequest};
+
+use super::client_ip;
+use crate::config::Settings;
+use crate::db::sessions::Device;
+
+const MAX_USER_AGENT: usize = 512;
+
+/// The user agent and client address a session is started from, as the sessions page shows them.
+pub fn device(req: &HttpRequest, settings: &Settings) -> Device {
+    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| {
+        let mut ua = ua.trim().to_owned();
+        if ua.len() > MAX_USER_AGENT {
+            let mut end = MAX_USER_AGENT;
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua.truncate(end);
+        }
+        ua
+    });
+    Device { user_agent, ip: client_ip(req, &settings.trusted_proxies).map(|ip| ip.to_string()) }
+}

@@ -1,0 +1,102 @@
+//! The JSON API for single-page and mobile apps: Google ID-token login and token refresh.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::db::PgPool;
+use crate::errors::AppError;
+use crate::oidc::OidcClient;
+use crate::sessions::{self, RefreshError};
+use crate::tokens::TokenKeys;
+
+#[derive(Deserialize)]
+pub struct GoogleLogin {
+    token: String,
+    access_token: Option<String>,
+}
+
+/// `at_hash` (OIDC Core 3.1.3.8): the left half of SHA-256 of the access token, base64url.
+fn access_token_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// `POST /api/v1/auth/google/`: verifies a Google ID token, upserts the user, opens a session.
+pub async fn google_login(
+    req: HttpRequest,
+    body: web::Json<GoogleLogin>,
+    oidc: web::Data<OidcClient>,
+    pool: web::Data<PgPool>,
+    keys: web::Data<TokenKeys>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    let GoogleLogin { token, access_token } = body.into_inner();
+    if token.is_empty() || token.len() > 16 * 1024 {
+        return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "token must be an ID token"));
+    }
+    let identity = oidc.verify_id_token(&token).await?;
+    if let (Some(access_token), Some(expected)) = (access_token.as_deref(), identity.access_token_hash.as_deref()) {
+        if access_token_hash(access_token) != expected {
+            return Err(AppError::rejected(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "access_token does not belong to this ID token",
+            ));
+        }
+    }
+    if !identity.email_verified {
+        return Err(AppError::rejected(
+            StatusCode::FORBIDDEN,
+            "email_not_verified",
+            "the account's email address is not verified",
+        ));
+    }
+    let issued = sessions::sign_in(&pool, &keys, identity, crate::http::device(&req, &settings)).await?;
+    let user = &issued.user;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
+        "user": {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "picture": user.picture,
+            "emailVerified": user.email_verified,
+        },
+        "access": issued.access,
+        "refresh": issued.refresh,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh: String,
+}
+
+/// `POST /api/v1/auth/token/refresh/`: rotates the refresh token; a retired one revokes its session.
+pub async fn refresh(
+    body: web::Json<RefreshRequest>,
+    pool: web::Data<PgPool>,
+    keys: web::Data<TokenKeys>,
+) -> Result<HttpResponse, AppError> {
+    let issued = sessions::refresh(&pool, &keys, &body.refresh, false).await?.map_err(|e| {
+        let code = match e {
+            RefreshError::Expired => "token_expired",
+            RefreshError::Reused => "token_reused",
+            RefreshError::Invalid | RefreshError::SessionEnded => "invalid_token",
+        };
+        AppError::rejected(StatusCode::UNAUTHORIZED, code, e.to_string())
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "access": issued.access, "refresh": issued.refresh })))
+}
+
+/// `GET /.well-known/jwks.json`: the access tokens' public keys, when signing is asymmetric.
+pub async fn jwks(keys: web::Data<TokenKeys>) -> Result<HttpResponse, AppError> {
+    let set = keys.jwks().ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(set))
+}

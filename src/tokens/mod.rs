@@ -1,0 +1,190 @@
+//! Access and refresh tokens. Access tokens are JWTs (HS256 by default, RS256/EdDSA when a
+//! private key is configured); refresh tokens are HS256 JWTs naming a session row, so a token
+//! we never issued cannot even name a session. Keys are parsed once at start-up.
+
+mod signing;
+
+use std::time::Duration;
+
+use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use signing::AccessSigner;
+
+/// What a token is for; each is refused where the other is expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+/// The claims of an access token, as the runtime contract lists them, plus `picture` and the
+/// session id `sid` (absent only in tokens minted outside a session).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub sub: Uuid,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(rename = "type")]
+    pub token_type: TokenType,
+}
+
+/// The claims of a refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefreshClaims {
+    pub sub: Uuid,
+    pub sid: Uuid,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(rename = "type")]
+    pub token_type: TokenType,
+}
+
+/// The profile an access token carries.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub picture: Option<String>,
+}
+
+/// Why a presented token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is invalid")]
+    Invalid,
+}
+
+/// Selects jsonwebtoken's RustCrypto backend explicitly, so a second backend pulled in by another
+/// crate cannot make the first signature panic. Calling it twice is harmless.
+pub fn install_crypto_backend() {
+    let _already_installed = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+}
+
+/// All token keys and lifetimes.
+pub struct TokenKeys {
+    access: AccessSigner,
+    access_ttl: Duration,
+    refresh_encoding: EncodingKey,
+    refresh_decoding: DecodingKey,
+    refresh_validation: Validation,
+    refresh_ttl: Duration,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl TokenKeys {
+    pub fn new(
+        secret: &SecretString,
+        access: Option<AccessSigner>,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+    ) -> Self {
+        install_crypto_backend();
+        let bytes = secret.expose_secret().as_bytes();
+        let mut refresh_validation = Validation::new(Algorithm::HS256);
+        refresh_validation.leeway = signing::LEEWAY_SECONDS;
+        refresh_validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        TokenKeys {
+            access: access.unwrap_or_else(|| AccessSigner::hmac(bytes)),
+            access_ttl,
+            refresh_encoding: EncodingKey::from_secret(bytes),
+            refresh_decoding: DecodingKey::from_secret(bytes),
+            refresh_validation,
+            refresh_ttl,
+        }
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    pub fn refresh_ttl(&self) -> Duration {
+        self.refresh_ttl
+    }
+
+    /// The public keys of the access tokens, when signing is asymmetric.
+    pub fn jwks(&self) -> Option<&jsonwebtoken::jwk::JwkSet> {
+        self.access.jwks()
+    }
+
+    /// Signs an access token, valid from now for the configured lifetime.
+    pub fn issue_access(&self, user_id: Uuid, sid: Option<Uuid>, profile: Profile) -> Result<String, String> {
+        let iat = now();
+        let claims = AccessClaims {
+            sub: user_id,
+            email: profile.email,
+            name: profile.name,
+            picture: profile.picture,
+            sid,
+            iat,
+            exp: iat + self.access_ttl.as_secs() as i64,
+            token_type: TokenType::Access,
+        };
+        jsonwebtoken::encode(self.access.header(), &claims, self.access.encoding()).map_err(|e| e.to_string())
+    }
+
+    /// Signs a refresh token for session `sid` with a fresh `jti`.
+    pub fn issue_refresh(&self, user_id: Uuid, sid: Uuid, jti: &str) -> Result<String, String> {
+        let iat = now();
+        let claims = RefreshClaims {
+            sub: user_id,
+            sid,
+            jti: jti.to_owned(),
+            iat,
+            exp: iat + self.refresh_ttl.as_secs() as i64,
+            token_type: TokenType::Refresh,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.refresh_encoding).map_err(|e| e.to_string())
+    }
+
+    /// Verifies signature, algorithm, expiry and type of an access token.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let (key, validation) = self.access.verifier_for(&header).ok_or(TokenError::Invalid)?;
+        let claims: AccessClaims = decode(token, key, validation)?;
+        (claims.token_type == TokenType::Access).then_some(claims).ok_or(TokenError::Invalid)
+    }
+
+    /// Verifies a refresh token's signature, expiry and type (not whether its session lives).
+    pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
+        let claims: RefreshClaims = decode(token, &self.refresh_decoding, &self.refresh_validation)?;
+        (claims.token_type == TokenType::Refresh).then_some(claims).ok_or(TokenError::Invalid)
+    }
+
+    /// Signs and verifies one token, so a broken crypto set-up stops the server at start-up
+    /// instead of failing the first login.
+    pub fn self_check(&self) -> Result<(), String> {
+        let id = Uuid::nil();
+        let access = self.issue_access(id, None, Profile::default())?;
+        let refresh = self.issue_refresh(id, id, "self-check")?;
+        match (self.verify_access(&access), self.verify_refresh(&refresh)) {
+            (Ok(a), Ok(r)) if a.sub == id && r.sid == id => Ok(()),
+            other => Err(format!("freshly signed tokens do not verify: {other:?}")),
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(token: &str, key: &DecodingKey, validation: &Validation) -> Result<T, TokenError> {
+    jsonwebtoken::decode::<T>(token, key, validation).map(|data| data.claims).map_err(|e| match e.kind() {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        _ => TokenError::Invalid,
+    })
+}
+
+#[cfg(test)]
+mod tests;

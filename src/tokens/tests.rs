@@ -1,0 +1,124 @@
+use super::*;
+
+const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn keys_with(access: Option<AccessSigner>, ttl: u64) -> TokenKeys {
+    TokenKeys::new(&SecretString::from(SECRET), access, Duration::from_secs(ttl), Duration::from_secs(3600))
+}
+
+fn keys(ttl: u64) -> TokenKeys {
+    keys_with(None, ttl)
+}
+
+fn profile() -> Profile {
+    Profile { email: Some("a@b.test".into()), name: Some("A".into()), picture: None }
+}
+
+fn sign<T: Serialize>(claims: &T) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+}
+
+#[test]
+fn round_trip_with_the_compiled_crypto_backend() {
+    // Panics if jsonwebtoken was built with no crypto backend or with two.
+    let keys = keys(60);
+    let (id, sid) = (Uuid::new_v4(), Uuid::new_v4());
+    let claims = keys.verify_access(&keys.issue_access(id, Some(sid), profile()).unwrap()).unwrap();
+    assert_eq!((claims.sub, claims.sid, claims.token_type), (id, Some(sid), TokenType::Access));
+    assert_eq!(claims.exp - claims.iat, 60);
+    keys.self_check().unwrap();
+}
+
+#[test]
+fn expired_and_tampered_tokens_are_told_apart() {
+    let keys = keys(60);
+    let now = now();
+    let expired = AccessClaims {
+        sub: Uuid::new_v4(),
+        email: None,
+        name: None,
+        picture: None,
+        sid: None,
+        iat: now - 600,
+        exp: now - 300,
+        token_type: TokenType::Access,
+    };
+    assert_eq!(keys.verify_access(&sign(&expired)), Err(TokenError::Expired));
+
+    let good = keys.issue_access(Uuid::new_v4(), None, profile()).unwrap();
+    let mut tampered = good.clone();
+    tampered.replace_range(good.len() - 3.., "AAA");
+    assert_eq!(keys.verify_access(&tampered), Err(TokenError::Invalid));
+    let other = TokenKeys::new(
+        &SecretString::from("another-secret-0123456789abcdef012345"),
+        None,
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    assert_eq!(other.verify_access(&good), Err(TokenError::Invalid));
+}
+
+#[test]
+fn refresh_and_access_tokens_are_never_interchangeable() {
+    let keys = keys(60);
+    let (user, sid) = (Uuid::new_v4(), Uuid::new_v4());
+    let refresh = keys.issue_refresh(user, sid, "jti-1").unwrap();
+    assert_eq!(keys.verify_access(&refresh), Err(TokenError::Invalid));
+    assert_eq!(keys.verify_refresh(&refresh).unwrap().jti, "jti-1");
+    let access = keys.issue_access(user, Some(sid), profile()).unwrap();
+    assert_eq!(keys.verify_refresh(&access), Err(TokenError::Invalid));
+}
+
+#[test]
+fn unsigned_tokens_are_refused() {
+    use base64::Engine;
+    let keys = keys(60);
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let claims = serde_json::json!({"sub": Uuid::new_v4(), "iat": now(), "exp": now() + 60, "type": "access"});
+    let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(claims.to_string().as_bytes()));
+    assert_eq!(keys.verify_access(&none), Err(TokenError::Invalid));
+}
+
+#[test]
+fn rs256_and_eddsa_tokens_carry_a_kid_and_verify_by_the_published_key() {
+    for (pem, alg) in [("provider_key.pem", Algorithm::RS256), ("access_ed25519.pem", Algorithm::EdDSA)] {
+        let signer = AccessSigner::asymmetric(&fixture(pem), None, None).unwrap();
+        let keys = keys_with(Some(signer), 60);
+        let token = keys.issue_access(Uuid::new_v4(), None, profile()).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, alg);
+        let jwks = keys.jwks().unwrap();
+        let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("the kid is published");
+        let mut validation = Validation::new(alg);
+        validation.set_required_spec_claims(&["exp"]);
+        jsonwebtoken::decode::<AccessClaims>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).unwrap();
+        assert!(keys.verify_access(&token).is_ok());
+        // An HS256 token signed with the shared secret is not accepted in asymmetric mode.
+        let hmac = keys_with(None, 60).issue_access(Uuid::new_v4(), None, profile()).unwrap();
+        assert_eq!(keys.verify_access(&hmac), Err(TokenError::Invalid));
+    }
+}
+
+#[test]
+fn a_previous_key_still_verifies_after_rotation() {
+    let old = AccessSigner::asymmetric(&fixture("provider_key.pem"), Some("old".into()), None).unwrap();
+    let old_public = old.jwks().unwrap().clone();
+    let old_keys = keys_with(Some(old), 60);
+    let token = old_keys.issue_access(Uuid::new_v4(), None, profile()).unwrap();
+
+    let new = AccessSigner::asymmetric(&fixture("rotated_key.pem"), Some("new".into()), Some(old_public)).unwrap();
+    let new_keys = keys_with(Some(new), 60);
+    assert!(new_keys.verify_access(&token).is_ok(), "old tokens verify during rotation");
+    assert_eq!(new_keys.jwks().unwrap().keys.len(), 2);
+    let without_old = keys_with(Some(AccessSigner::asymmetric(&fixture("rotated_key.pem"), None, None).unwrap()), 60);
+    assert_eq!(without_old.verify_access(&token), Err(TokenError::Invalid));
+}
+
+#[test]
+fn a_file_that_is_not_a_key_is_refused() {
+    assert!(AccessSigner::asymmetric(b"not a key", None, None).is_err());
+}
