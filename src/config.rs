@@ -36,6 +36,10 @@ pub struct Settings {
     pub jwt_previous_jwks_file: Option<PathBuf>,
     pub cors_allowed_origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub allowed_email_domains: Vec<String>,
+    pub require_email_verified: bool,
 }
 
 /// A variable that is missing or wrong; its message names the variable.
@@ -129,6 +133,25 @@ impl<S: Source> Reader<S> {
             .collect()
     }
 
+    /// A comma-separated list of lowercase domain names (`example.com`).
+    fn domains(&self, var: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.optional(var) else { return Ok(Vec::new()) };
+        raw.split(',')
+            .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let valid = d.contains('.')
+                    && d.split('.')
+                        .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+                if valid {
+                    Ok(d)
+                } else {
+                    Err(problem(var, format!("{d:?} is not a domain name like example.com")))
+                }
+            })
+            .collect()
+    }
+
     /// A comma-separated list of IP addresses or networks; loopback when unset.
     fn networks(&self, var: &'static str) -> Result<Vec<IpNet>, ConfigError> {
         let raw = self.optional(var).unwrap_or_else(|| "127.0.0.0/8,::1/128".to_owned());
@@ -197,6 +220,10 @@ impl Settings {
             jwt_previous_jwks_file: r.optional("JWT_PREVIOUS_JWKS_FILE").map(PathBuf::from),
             cors_allowed_origins: r.origins("CORS_ALLOWED_ORIGINS")?,
             trusted_proxies: r.networks("TRUSTED_PROXIES")?,
+            rate_limit_per_second: r.parse("RATE_LIMIT_PER_SECOND", 5, "a whole number (0 turns limits off)")?,
+            rate_limit_burst: r.parse("RATE_LIMIT_BURST", 20, "a whole number")?,
+            allowed_email_domains: r.domains("ALLOWED_EMAIL_DOMAINS")?,
+            require_email_verified: r.boolean("REQUIRE_EMAIL_VERIFIED", true)?,
             login_timeout: Duration::from_secs(r.parse("LOGIN_TIMEOUT_SECONDS", 600, "a number of seconds")?),
             db_pool_size: r.parse("DATABASE_POOL_SIZE", 10, "a whole number")?,
             http_timeout: Duration::from_secs(r.parse("HTTP_TIMEOUT_SECONDS", 10, "a number of seconds")?),
@@ -330,6 +357,9 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "*"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("REFRESH_TOKEN_TTL_SECONDS", "60"),
+            ("RATE_LIMIT_PER_SECOND", "-1"),
+            ("ALLOWED_EMAIL_DOMAINS", "example..com"),
+            ("REQUIRE_EMAIL_VERIFIED", "sometimes"),
         ] {
             let mut env = base();
             env.insert(var.into(), value.into());

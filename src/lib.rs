@@ -9,6 +9,8 @@ pub mod http;
 pub mod login_session;
 pub mod next_path;
 pub mod oidc;
+pub mod policy;
+pub mod rate_limit;
 pub mod routes;
 pub mod schema;
 pub mod sessions;

@@ -11,7 +11,7 @@ use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App, HttpMessage, HttpServer};
 use secrecy::ExposeSecret;
 
 use crate::auth::renewal::apply_cookie_updates;
@@ -19,7 +19,9 @@ use crate::config::Settings;
 use crate::cookies::LOGIN_SESSION_COOKIE;
 use crate::db::{self, login_states};
 use crate::errors::{bad_input, bad_json, negotiate_error_format};
+use crate::http::{assign_request_id, client_ip, RequestId};
 use crate::oidc::OidcClient;
+use crate::rate_limit::RateLimit;
 use crate::routes;
 use crate::tokens::{AccessSigner, TokenKeys};
 
@@ -93,6 +95,10 @@ fn server(
     let login_ttl = CookieDuration::seconds(settings.login_timeout.as_secs() as i64);
     let secure = settings.cookie_secure;
     let cors_origins = settings.cors_allowed_origins.clone();
+    let trusted = std::sync::Arc::new(settings.trusted_proxies.clone());
+    // Created once, outside the per-worker factory, so all workers share one budget per client.
+    let limit =
+        RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst, settings.trusted_proxies.clone());
     let settings = web::Data::new(settings);
     let pool = web::Data::new(pool);
     let keys = web::Data::new(keys);
@@ -114,7 +120,7 @@ fn server(
             .app_data(oidc.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
             .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_json(e)))
-            .configure(routes::configure)
+            .configure(|cfg| routes::configure(cfg, &limit))
             .default_service(web::to(routes::not_found))
             .wrap(from_fn(apply_cookie_updates))
             .wrap(from_fn(negotiate_error_format))
@@ -128,16 +134,29 @@ fn server(
                     // The callback URL carries the code; no page of ours may leak it onward.
                     .add(("Referrer-Policy", "no-referrer")),
             )
-            .wrap(
-                Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
-                    .custom_request_replace("method", |req| req.method().to_string()),
-            )
+            .wrap(request_log(trusted.clone()))
+            .wrap(from_fn(assign_request_id))
     })
     .listen(listener)
     .map_err(|e| StartupError(format!("cannot serve: {e}")))?
     .shutdown_timeout(10)
     .run();
     Ok(server)
+}
+
+/// One key=value line per request: id, client, method, path (never the query: it may hold a
+/// code), status, size, duration.
+fn request_log(trusted: std::sync::Arc<Vec<ipnet::IpNet>>) -> Logger {
+    Logger::new(
+        "request_id=%{rid}xi client=%{client}xi method=%{method}xi path=\"%U\" status=%s bytes=%b duration_ms=%D",
+    )
+    .custom_request_replace("rid", |req| {
+        req.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_else(|| "-".to_owned())
+    })
+    .custom_request_replace("client", move |req| {
+        client_ip(req.request(), &trusted).map(|ip| ip.to_string()).unwrap_or_else(|| "-".to_owned())
+    })
+    .custom_request_replace("method", |req| req.method().to_string())
 }
 
 fn token_keys(settings: &Settings) -> Result<TokenKeys, StartupError> {

@@ -3,9 +3,11 @@
 
 mod client_ip;
 mod device;
+mod request_id;
 
 pub use client_ip::client_ip;
 pub use device::device;
+pub use request_id::{assign_request_id, RequestId};
 
 use actix_web::HttpRequest;
 

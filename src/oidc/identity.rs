@@ -19,6 +19,8 @@ pub struct Identity {
     pub picture: Option<String>,
     /// `at_hash`, to tie an access token presented beside the ID token to it.
     pub access_token_hash: Option<String>,
+    /// Google's `hd`: the Workspace domain of the account, absent for consumer accounts.
+    pub hosted_domain: Option<String>,
 }
 
 /// A failed check, with the unknown-key case kept apart so the caller can fetch keys again.
@@ -40,6 +42,17 @@ impl Rejection {
 
 fn bounded(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_PROFILE_FIELD_LEN).map(str::to_owned)
+}
+
+/// `hd` is not among openidconnect's core claims; it is read from the payload whose signature
+/// has just been verified.
+fn hosted_domain(id_token: &CoreIdToken) -> Option<String> {
+    use base64::Engine;
+    let raw = id_token.to_string();
+    let payload = raw.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    bounded(claims.get("hd")?.as_str())
 }
 
 /// Signature, audience, expiry and nonce by openidconnect; issuer spelling and `azp` here.
@@ -85,5 +98,6 @@ pub(super) fn verified(
         name: bounded(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str())),
         picture: bounded(claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str())),
         access_token_hash: claims.access_token_hash().map(|h| h.to_string()),
+        hosted_domain: hosted_domain(id_token),
     })
 }

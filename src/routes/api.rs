@@ -49,13 +49,7 @@ pub async fn google_login(
             ));
         }
     }
-    if !identity.email_verified {
-        return Err(AppError::rejected(
-            StatusCode::FORBIDDEN,
-            "email_not_verified",
-            "the account's email address is not verified",
-        ));
-    }
+    crate::policy::admit(&identity, &settings)?;
     let issued = sessions::sign_in(&pool, &keys, identity, crate::http::device(&req, &settings)).await?;
     let user = &issued.user;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({

@@ -72,6 +72,7 @@ pub async fn callback(
     }
 
     let identity = oidc.finish_login(code, &pending).await?;
+    crate::policy::admit(&identity, &settings)?;
     let issued = sessions::sign_in(&pool, &keys, identity, http::device(&req, &settings)).await?;
     let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.frontend_url.clone());
     log::info!("user {} signed in (session {})", issued.user.id, issued.sid);

@@ -16,12 +16,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use crate::errors::AppError;
+use crate::rate_limit::RateLimit;
 
-/// Registers every route of the contract.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route of the contract; sign-in routes behind the rate limit.
+pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit) {
+    cfg.service(web::resource("/login").wrap(limit.middleware()).route(web::get().to(login::login)))
+        .service(web::resource("/auth").wrap(limit.middleware()).route(web::get().to(callback::callback)));
     cfg.route("/", web::get().to(home::home))
-        .route("/login", web::get().to(login::login))
-        .route("/auth", web::get().to(callback::callback))
         .route("/chat", web::get().to(chat::chat))
         .route("/logout", web::post().to(logout::logout))
         .route("/healthz", web::get().to(health::healthz))
@@ -33,12 +34,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(api::jwks))
         .route("/assets/app.css", web::get().to(assets::stylesheet));
     // Trailing slashes as in the contract; the bare paths too, for clients that drop them.
-    for path in ["/api/v1/auth/google/", "/api/v1/auth/google"] {
-        cfg.route(path, web::post().to(api::google_login));
-    }
-    for path in ["/api/v1/auth/token/refresh/", "/api/v1/auth/token/refresh"] {
-        cfg.route(path, web::post().to(api::refresh));
-    }
+    cfg.service(
+        web::scope("/api/v1/auth")
+            .wrap(limit.middleware())
+            .route("/google/", web::post().to(api::google_login))
+            .route("/google", web::post().to(api::google_login))
+            .route("/token/refresh/", web::post().to(api::refresh))
+            .route("/token/refresh", web::post().to(api::refresh)),
+    );
 }
 
 /// A rendered page; pages show who is signed in, so no cache may keep them.

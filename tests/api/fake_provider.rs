@@ -50,8 +50,20 @@ impl Key {
     }
 }
 
+/// How the token endpoint behaves.
+#[derive(Clone, Copy, Default)]
+pub enum Behaviour {
+    #[default]
+    Normal,
+    /// Answers after this long.
+    Slow(std::time::Duration),
+    /// Answers 200 with a body that is not JSON.
+    Garbage,
+}
+
 #[derive(Default)]
 struct State {
+    behaviour: Behaviour,
     published: Vec<Jwk>,
     next_id_token: Option<String>,
     token_requests: Vec<Vec<(String, String)>>,
@@ -65,7 +77,12 @@ pub struct FakeProvider {
 
 impl FakeProvider {
     pub async fn start(published: &[&Key]) -> FakeProvider {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(0, published).await
+    }
+
+    /// On a given port (0: any free one).
+    pub async fn start_on(port: u16, published: &[&Key]) -> FakeProvider {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let state = Arc::new(Mutex::new(State {
             published: published.iter().map(|k| k.jwk.clone()).collect(),
@@ -99,6 +116,10 @@ impl FakeProvider {
     /// The ID token the next code exchange answers with.
     pub fn answer_with(&self, id_token: String) {
         self.state.lock().unwrap().next_id_token = Some(id_token);
+    }
+
+    pub fn behave(&self, behaviour: Behaviour) {
+        self.state.lock().unwrap().behaviour = behaviour;
     }
 
     /// Replaces the published keys (a key rotation).
@@ -148,6 +169,12 @@ fn discovery(issuer: &str) -> Value {
 }
 
 async fn token(state: web::Data<Mutex<State>>, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
+    let behaviour = state.lock().unwrap().behaviour;
+    match behaviour {
+        Behaviour::Normal => {}
+        Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+        Behaviour::Garbage => return HttpResponse::Ok().content_type("application/json").body("<html>oops"),
+    }
     let mut state = state.lock().unwrap();
     state.token_requests.push(form.into_inner());
     match state.next_id_token.take() {

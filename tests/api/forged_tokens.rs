@@ -65,7 +65,7 @@ async fn a_genuine_token_passes_and_pkce_and_profile_updates_work() {
     let (_, again) = callback_with(&app, &fake, |nonce| {
         let mut claims = fake.claims("ivy", nonce);
         claims["name"] = Value::from("Ivy Renamed");
-        claims["email_verified"] = Value::from(false);
+        claims["email"] = Value::from("ivy.new@fake.test");
         trusted.sign(&claims)
     })
     .await;
@@ -73,7 +73,7 @@ async fn a_genuine_token_passes_and_pkce_and_profile_updates_work() {
     let second = app.user_rows("ivy");
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].name.as_deref(), Some("Ivy Renamed"), "profile refreshed at login");
-    assert!(!second[0].email_verified);
+    assert_eq!(second[0].email.as_deref(), Some("ivy.new@fake.test"));
     assert!(second[0].updated_at > first[0].updated_at, "a changed profile moves updated_at");
 }
 
@@ -205,4 +205,29 @@ async fn a_missing_iss_parameter_is_refused_when_the_provider_promises_one() {
     fake.answer_with(trusted.sign(&fake.claims("noiss", &param(&authorize, "nonce"))));
     let response = browser.get(&format!("/auth?code=c&state={}", param(&authorize, "state"))).await;
     assert_rejected(response, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn an_unverified_email_is_refused_at_the_callback_unless_allowed() {
+    let trusted = Key::trusted();
+    let fake = FakeProvider::start(&[&trusted]).await;
+    let app = app_for(&fake).await;
+    let (_, response) = callback_with(&app, &fake, |nonce| {
+        let mut claims = fake.claims("unverified", nonce);
+        claims["email_verified"] = Value::from(false);
+        trusted.sign(&claims)
+    })
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(app.user_rows("unverified").is_empty(), "a refused user gets no row");
+
+    let lenient = fake.app(vec![("REQUIRE_EMAIL_VERIFIED", "false".into())]).await;
+    let (_, response) = callback_with(&lenient, &fake, |nonce| {
+        let mut claims = fake.claims("unverified", nonce);
+        claims["email_verified"] = Value::from(false);
+        trusted.sign(&claims)
+    })
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(!lenient.user_rows("unverified")[0].email_verified);
 }

@@ -30,12 +30,11 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
 }
 
-fn fresh_database() -> String {
-    let admin_url = required_env("TEST_DATABASE_URL");
+fn fresh_database(admin_url: &str) -> String {
     let name = format!("test_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&admin_url).expect("connect to the test PostgreSQL");
+    let mut admin = PgConnection::establish(admin_url).expect("connect to the test PostgreSQL");
     diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
-    let mut url = Url::parse(&admin_url).unwrap();
+    let mut url = Url::parse(admin_url).unwrap();
     url.set_path(&name);
     url.to_string()
 }
@@ -64,6 +63,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> TestApp {
+        Self::spawn_on_database(&required_env("TEST_DATABASE_URL"), options).await
+    }
+
+    /// An app whose fresh database lives on the PostgreSQL server of `admin_url`.
+    pub async fn spawn_on_database(admin_url: &str, options: Options) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let address = format!("http://127.0.0.1:{port}");
@@ -76,7 +80,7 @@ impl TestApp {
                 (issuer, id, secret)
             }
         };
-        let database_url = fresh_database();
+        let database_url = fresh_database(admin_url);
         let mut env: HashMap<String, String> = [
             ("DATABASE_URL", database_url.clone()),
             ("GOOGLE_CLIENT_ID", client_id),
@@ -89,6 +93,8 @@ impl TestApp {
             ("COOKIE_SECURE", "false".to_owned()),
             ("JWKS_MIN_REFRESH_SECONDS", "0".to_owned()),
             ("DATABASE_POOL_SIZE", "4".to_owned()),
+            // Tests log in many times a second from one address; the limit has its own test.
+            ("RATE_LIMIT_PER_SECOND", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

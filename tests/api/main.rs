@@ -4,9 +4,11 @@
 //! TEST_DATABASE_URL and TEST_OIDC_ISSUER.
 
 mod fake_provider;
+mod faults;
 mod forged_tokens;
 mod guard;
 mod helpers;
+mod hostile;
 mod login;
 mod rejections;
 mod sessions;

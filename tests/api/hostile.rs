@@ -1,0 +1,187 @@
+//! Hostile input: every request gets a 4xx and the process keeps serving.
+
+use reqwest::{header, StatusCode};
+use serde_json::json;
+
+use crate::fake_provider::{FakeProvider, Key};
+use crate::helpers::{location, unique, Options, TestApp};
+
+async fn still_serving(app: &TestApp) {
+    assert_eq!(app.browser().get("/healthz").await.status(), StatusCode::OK, "the process keeps serving");
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_cookies_and_headers_get_4xx() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let huge = "a".repeat(64 * 1024);
+    let response = client.get(app.url("/chat")).header(header::COOKIE, format!("access_token={huge}")).send().await;
+    // actix refuses headers past its limit (431) or closes the connection; never a 5xx.
+    if let Ok(response) = response {
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    for cookie in [
+        "access_token=%FF%FE",
+        "access_token=eyJhbGciOiJub25lIn0.e30.",
+        "refresh_token=not.a.jwt",
+        "doorman_login=garbage; access_token=",
+        "access_token=a.b.c; refresh_token=x.y.z",
+    ] {
+        let r = client
+            .get(app.url("/chat"))
+            .header(header::COOKIE, cookie)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{cookie}");
+        let r = client.get(app.url("/auth?code=x&state=y")).header(header::COOKIE, cookie).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{cookie}: {}", r.status());
+    }
+    let r = client
+        .get(app.url("/chat"))
+        .header(header::AUTHORIZATION, "Bearer ")
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn forged_access_tokens_are_refused_in_asymmetric_mode() {
+    let key_file = format!("{}/tests/fixtures/provider_key.pem", env!("CARGO_MANIFEST_DIR"));
+    let app = TestApp::spawn_with(Options {
+        env: vec![("JWT_PRIVATE_KEY_FILE", key_file), ("JWT_KEY_ID", "k1".into())],
+        ..Default::default()
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": uuid::Uuid::new_v4(), "email": "eve@x", "name": "Eve", "iat": now, "exp": now + 600, "type": "access"});
+    // Algorithm confusion: HS256 keyed with the published public key.
+    let jwks: serde_json::Value = reqwest::get(app.url("/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
+    let public = jwks.to_string();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("k1".into());
+    let confused =
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(public.as_bytes())).unwrap();
+    // A key we never published, under a kid we do not know and under ours.
+    let attacker = Key::attacker("k-unknown");
+    let unknown_kid = attacker.sign(&claims);
+    let mut stolen_kid = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    stolen_kid.kid = Some("k1".into());
+    let wrong_key = jsonwebtoken::encode(&stolen_kid, &claims, &attacker.encoding).unwrap();
+    // A huge payload.
+    let mut big = claims.clone();
+    big["name"] = json!("x".repeat(200_000));
+    let huge = Key::attacker("k1").sign(&big);
+    for (what, token) in
+        [("alg confusion", confused), ("unknown kid", unknown_kid), ("wrong key", wrong_key), ("huge", huge)]
+    {
+        let r = reqwest::Client::new()
+            .get(app.url("/chat"))
+            .bearer_auth(&token)
+            .header("accept", "application/json")
+            .send()
+            .await;
+        if let Ok(r) = r {
+            assert!(r.status().is_client_error(), "{what}: {}", r.status());
+        }
+    }
+    still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn open_redirects_in_every_encoding_fall_back_to_the_frontend() {
+    let app = TestApp::spawn().await;
+    let name = unique("redirect");
+    for next in [
+        "%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "/%2F/evil.example",
+        "%68ttps://evil.example",
+        "/\u{3000}/evil.example",
+        "https:\\\\evil.example",
+        "//evil.example@good",
+        "/ /evil.example",
+    ] {
+        let response = app.browser().login(&name, Some(next)).await;
+        let to = location(&response).to_owned();
+        assert!(to.starts_with('/') && !to.starts_with("//") && !to.contains('\\'), "next={next:?} went to {to:?}");
+        assert!(!to.contains("evil.example") || to.starts_with("/%"), "next={next:?} went to {to:?}");
+    }
+    still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn sign_in_routes_are_rate_limited_per_client_with_retry_after() {
+    let app = TestApp::spawn_with(Options {
+        env: vec![("RATE_LIMIT_PER_SECOND", "1".into()), ("RATE_LIMIT_BURST", "3".into())],
+        ..Default::default()
+    })
+    .await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(client.get(app.url("/auth?code=x&state=y")).send().await.unwrap());
+    }
+    let limited = statuses.iter().find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).expect("a 429 after the burst");
+    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry));
+    // Another client (behind the trusted loopback proxy) has its own budget; unlimited routes too.
+    let other =
+        client.get(app.url("/auth?code=x&state=y")).header("x-forwarded-for", "198.51.100.20").send().await.unwrap();
+    assert_ne!(other.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    let api = client.post(app.url("/api/v1/auth/token/refresh/")).json(&json!({"refresh": "x"})).send().await.unwrap();
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS, "the API shares the budget");
+    assert_eq!(api.json::<serde_json::Value>().await.unwrap()["error"], "rate_limited");
+}
+
+#[tokio::test]
+async fn requests_carry_a_request_id_and_spoofed_ids_are_replaced() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let fresh = client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(fresh.headers()["x-request-id"].to_str().unwrap().len(), 32);
+    let kept = client.get(app.url("/healthz")).header("x-request-id", "nginx-abc12345").send().await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "nginx-abc12345");
+    let injected =
+        client.get(app.url("/healthz")).header("x-request-id", "x\" status=200 fake=1").send().await.unwrap();
+    assert_ne!(injected.headers()["x-request-id"], "x\" status=200 fake=1");
+}
+
+#[tokio::test]
+async fn email_policy_refuses_other_domains_and_unverified_accounts_without_a_row() {
+    let key = Key::trusted();
+    let fake = FakeProvider::start(&[&key]).await;
+    let app = fake.app(vec![("ALLOWED_EMAIL_DOMAINS", "corp.example".into())]).await;
+    let login = |claims: serde_json::Value| {
+        let body = json!({ "token": key.sign(&claims) });
+        reqwest::Client::new().post(app.url("/api/v1/auth/google/")).json(&body).send()
+    };
+    let mut outsider = fake.claims("outsider", "");
+    outsider.as_object_mut().unwrap().remove("nonce");
+    let r = login(outsider.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "account_not_allowed");
+
+    let mut workspace = outsider.clone();
+    workspace["sub"] = json!("member");
+    workspace["hd"] = json!("corp.example");
+    assert_eq!(login(workspace).await.unwrap().status(), StatusCode::OK, "Google's hd claim admits");
+    let mut by_email = outsider.clone();
+    by_email["sub"] = json!("by-email");
+    by_email["email"] = json!("someone@corp.example");
+    assert_eq!(
+        login(by_email.clone()).await.unwrap().status(),
+        StatusCode::OK,
+        "a verified address in the domain admits"
+    );
+    by_email["sub"] = json!("unverified");
+    by_email["email_verified"] = json!(false);
+    assert_eq!(login(by_email).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert!(app.user_rows("outsider").is_empty() && app.user_rows("unverified").is_empty());
+    assert_eq!(app.user_rows("member").len(), 1);
+}
