@@ -174,20 +174,24 @@ redeem() {
   [[ -n "$id_token" ]] || fail "token response has no id_token"
 }
 
-# check_id_token CLIENT_ID SUB EMAIL NAME: verify the ID token payload.
+# check_id_token CLIENT_ID SUB EMAIL NAME INITIALS: verify the ID token payload, the picture
+# being an inline SVG avatar with those initials.
 check_id_token() {
   node -e '
-    const [jwt, issuer, clientId, nonce, sub, email, name] = process.argv.slice(1);
+    const [jwt, issuer, clientId, nonce, sub, email, name, initials] = process.argv.slice(1);
     const [h, p] = jwt.split(".").map((s, i) => i < 2 && JSON.parse(Buffer.from(s, "base64url")));
     const want = {
       alg: [h.alg, "RS256"], iss: [p.iss, issuer], aud: [p.aud, clientId], nonce: [p.nonce, nonce],
       sub: [p.sub, sub], email: [p.email, email], email_verified: [p.email_verified, true], name: [p.name, name],
     };
+    const svgPrefix = "data:image/svg+xml;base64,";
+    const svg = String(p.picture).startsWith(svgPrefix) ? Buffer.from(p.picture.slice(svgPrefix.length), "base64").toString() : "";
+    want.picture = [svg.startsWith("<svg") && svg.includes(`>${initials}</text>`) && p.picture.length <= 600, true];
     const bad = Object.entries(want).filter(([, [got, exp]]) => got !== exp)
       .map(([k, [got, exp]]) => `${k}: got ${JSON.stringify(got)}, want ${JSON.stringify(exp)}`);
     if (bad.length) { console.error(bad.join("\n")); console.error(JSON.stringify(p, null, 2)); process.exit(1); }
     console.log("   id_token claims: " + JSON.stringify(p));
-  ' "$id_token" "$issuer" "$1" "$nonce" "$2" "$3" "$4" || fail "id_token claims are wrong"
+  ' "$id_token" "$issuer" "$1" "$nonce" "$2" "$3" "$4" "$5" || fail "id_token claims are wrong"
 }
 
 # --- 1. registered client: full login ------------------------------------------
@@ -231,8 +235,8 @@ follow_to_client "$jar" "$location" "$redirect_uri"
 ok "login redirected to the client with code, state and iss"
 
 redeem "$client_id" "$client_secret" "$redirect_uri"
-check_id_token "$client_id" "alice.smith" "alice.smith@example.test" "Alice Smith"
-ok "id_token has sub, email, email_verified, name, nonce"
+check_id_token "$client_id" "alice.smith" "alice.smith@example.test" "Alice Smith" "AS"
+ok "id_token has sub, email, email_verified, name, nonce, an inline SVG picture"
 
 # The code is single use.
 status="$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$issuer/token" -u "${client_id}:${client_secret}" \
@@ -255,7 +259,7 @@ curl -sS -o /dev/null -D "$tmp/submit.h" -c "$jar" -b "$jar" -X POST "$interacti
   --data-urlencode "prompt=login" --data-urlencode "login=Bob.Jones@Example.ORG" --data-urlencode "password="
 follow_to_client "$jar" "$(header "$tmp/submit.h" location)" "$static_redirect"
 redeem "$static_id" "$static_secret" "$static_redirect"
-check_id_token "$static_id" "Bob.Jones@Example.ORG" "bob.jones@example.org" "Bob Jones"
+check_id_token "$static_id" "Bob.Jones@Example.ORG" "bob.jones@example.org" "Bob Jones" "BJ"
 ok "static client ${static_id}: login and token exchange"
 
 # Same cookie jar again: the provider session is still there, so /auth goes
@@ -266,7 +270,7 @@ location="$(header "$tmp/auth.h" location)"
 [[ "$location" == "$static_redirect"* ]] || fail "second /auth with a live session did not go straight to the client (Location: ${location:-none})"
 follow_to_client "$jar" "$location" "$static_redirect"
 redeem "$static_id" "$static_secret" "$static_redirect"
-check_id_token "$static_id" "Bob.Jones@Example.ORG" "bob.jones@example.org" "Bob Jones"
+check_id_token "$static_id" "Bob.Jones@Example.ORG" "bob.jones@example.org" "Bob Jones" "BJ"
 ok "single sign-on: a second /auth with the same cookies skips the login page"
 
 # --- clean shutdown ------------------------------------------------------------

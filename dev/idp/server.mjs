@@ -88,6 +88,30 @@ function humanName(login) {
   return words.length ? words.join(' ') : login;
 }
 
+// Up to two initials for the avatar: the first letter or digit of each of the first two words of
+// the name that have one, upper-cased ("Bob Jones" -> "BJ", "browser-3fa9c0" -> "B3"); "?" when
+// there is none. Only letters and digits get in, so the SVG needs no escaping.
+function initials(name) {
+  const firsts = name
+    .split(' ')
+    .map((word) => Array.from(word).find((c) => /[\p{L}\p{N}]/u.test(c)))
+    .filter(Boolean);
+  return firsts.length ? firsts.slice(0, 2).join('').toUpperCase() : '?';
+}
+
+// A 64x64 SVG avatar as a data: URI, so it shows without any server: a circle in a colour
+// derived from `sub` (the same person always gets the same colour) with the initials in white.
+// About 400-450 bytes for one or two initials.
+function avatarFor(sub, name) {
+  const hue = createHash('sha256').update(sub).digest().readUInt16BE(0) % 360;
+  const svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">' +
+    `<circle cx="32" cy="32" r="32" fill="hsl(${hue},55%,42%)"/>` +
+    '<text x="32" y="32" dy=".35em" text-anchor="middle" font-family="sans-serif" font-size="26" ' +
+    `font-weight="600" fill="#fff">${initials(name)}</text></svg>`;
+  return `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
+}
+
 function claimsFor(sub) {
   const email = (sub.includes('@') ? sub : `${sub}@example.test`).toLowerCase();
   const name = humanName(sub);
@@ -99,8 +123,8 @@ function claimsFor(sub) {
     name,
     given_name: givenName,
     family_name: rest.length ? rest.join(' ') : undefined,
-    // Only a string for the app to show; nothing serves it.
-    picture: `https://example.test/avatar/${encodeURIComponent(sub)}.png`,
+    // Inline, so the avatar shows offline and nothing has to serve it.
+    picture: avatarFor(sub, name),
   };
 }
 

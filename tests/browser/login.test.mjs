@@ -1,124 +1,42 @@
-// End-to-end test of doorman's login flow in headless Chromium (playwright-core, no bundled browser).
+// End-to-end test of doorman's login flow in headless Chromium (playwright-core, no bundled browser):
+// signing in, the cookies, a session that outlives its access token, logging out.
 //
 // Needs a running app (APP_URL, default http://127.0.0.1:8000) that is configured against the
-// local dev provider (dev/idp). The provider's URL is never named here: the test follows the
-// app's redirects to wherever it points. Run with `npm test` in this directory; CHROMIUM
-// overrides the browser binary (default /usr/bin/chromium).
+// local dev provider (dev/idp) and started as scripts/test does (ACCESS_TOKEN_TTL_SECONDS=1).
+// The provider's URL is never named here: the test follows the app's redirects to wherever it
+// points. Run with `npm test` in this directory (every *.test.mjs); CHROMIUM overrides the browser
+// binary (default /usr/bin/chromium). Shared helpers are in helpers.mjs.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
+import {
+  ACCESS_COOKIE,
+  ACCESS_TOKEN_DEAD_AFTER_MS,
+  APP_ORIGIN,
+  APP_URL,
+  ARTIFACTS,
+  CHAT_URL,
+  HOME_URL,
+  REFRESH_COOKIE,
+  TEST_OPTIONS,
+  accessCookie,
+  appCookie,
+  assertGreeted,
+  assertSentToLogin,
+  cookiesSetBy,
+  freshPage,
+  isAppResponse,
+  jwtPayload,
+  redirectChain,
+  signInAtProvider,
+  sleepUntil,
+  uniqueLogin,
+  useBrowser,
+} from './helpers.mjs';
 
-const APP_URL = process.env.APP_URL || 'http://127.0.0.1:8000';
-const APP_ORIGIN = new URL(APP_URL).origin;
-const HOME_URL = new URL('/', APP_URL).href;
-const CHAT_URL = new URL('/chat', APP_URL).href;
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-
-const STEP_TIMEOUT = 15_000;
-const TEST_OPTIONS = { timeout: 60_000 };
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-// A login name no other test (or earlier run) uses, so tests do not depend on each other.
-const uniqueLogin = () => `browser-${randomBytes(5).toString('hex')}`;
-
-// The dev provider's naming rule (humanName in dev/idp/server.mjs): the part before any "@",
-// split on . _ - + and whitespace, each word with its first letter upper-cased and the rest
-// lower-cased, joined by spaces. "browser-3fa9c0" -> "Browser 3fa9c0".
-function expectedDisplayName(login) {
-  return login
-    .split('@')[0]
-    .split(/[._\-+\s]+/)
-    .filter(Boolean)
-    .map((word) => word.charAt(0).toUpperCase() + word.slice(1).toLowerCase())
-    .join(' ');
-}
-const expectedEmail = (login) => (login.includes('@') ? login : `${login}@example.test`).toLowerCase();
-
-let browser;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-// A fresh context (empty cookie jar) that can only reach loopback hosts, plus one page in it.
-// Console errors and blocked requests are collected for the test to check or report.
-async function freshPage(t) {
-  const context = await browser.newContext();
-  t.after(() => context.close());
-  const blocked = [];
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (LOOPBACK_HOSTS.has(url.hostname)) return route.continue();
-    blocked.push(url.href);
-    return route.abort('blockedbyclient');
-  });
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT);
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  const page = await context.newPage();
-  const consoleErrors = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(`${page.url()}: ${msg.text()}`);
-  });
-  t.after(() => {
-    if (blocked.length) t.diagnostic(`blocked non-loopback requests: ${[...new Set(blocked)].join(', ')}`);
-  });
-  return { context, page, consoleErrors };
-}
-
-async function accessCookie(context) {
-  return (await context.cookies(APP_URL)).find((c) => c.name === 'access_token');
-}
-
-// Waits for the provider's login form (on another origin than the app) and signs in there.
-async function signInAtProvider(page, login) {
-  const loginBox = page.locator('input[name="login"]');
-  await loginBox.waitFor({ state: 'visible' });
-  assert.notEqual(new URL(page.url()).origin, APP_ORIGIN, 'the login form should be the provider’s, not the app’s');
-  await loginBox.fill(login);
-  await page.locator('input[name="password"]').fill('any password works');
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-}
-
-async function assertGreeted(page, login) {
-  await assert.doesNotReject(
-    page.locator('#greeting').waitFor({ state: 'visible' }),
-    `expected the /chat greeting at ${page.url()}`,
-  );
-  const greeting = await page.locator('#greeting').innerText();
-  assert.ok(
-    greeting.includes(expectedDisplayName(login)),
-    `greeting ${JSON.stringify(greeting)} should name ${JSON.stringify(expectedDisplayName(login))}`,
-  );
-  assert.ok((await page.locator('main').innerText()).includes(expectedEmail(login)), 'the page shows the email');
-}
-
-// The requests a navigation went through, first to last (the goto's URL first).
-function redirectChain(response) {
-  const chain = [];
-  for (let request = response.request(); request; request = request.redirectedFrom()) chain.unshift(request);
-  return chain;
-}
+useBrowser();
 
 describe('doorman login in a real browser', () => {
   test(
@@ -130,17 +48,38 @@ describe('doorman login in a real browser', () => {
 
       await page.goto(HOME_URL);
       await page.getByRole('link', { name: 'Login with Google' }).click();
+      const callback = page.waitForResponse(isAppResponse('/auth'));
       await signInAtProvider(page, login);
+      const issued = await cookiesSetBy(await callback);
       await page.waitForURL(CHAT_URL);
       await assertGreeted(page, login);
 
-      const cookie = await accessCookie(context);
-      assert.ok(cookie, 'the app set an access_token cookie');
-      assert.equal(cookie.httpOnly, true, 'access_token is HttpOnly');
-      assert.equal(cookie.sameSite, 'Lax', 'access_token is SameSite=Lax');
-      assert.equal(cookie.path, '/');
+      // The access cookie lives for a second (ACCESS_TOKEN_TTL_SECONDS=1), so its attributes are
+      // read from the callback that set it; the refresh cookie lasts and is checked in the jar too.
+      for (const name of [ACCESS_COOKIE, REFRESH_COOKIE]) {
+        const cookie = issued.get(name);
+        assert.ok(cookie?.value, `the sign-in callback set a ${name} cookie`);
+        assert.equal(cookie.attributes.httponly, true, `${name} is HttpOnly`);
+        assert.equal(cookie.attributes.samesite, 'Lax', `${name} is SameSite=Lax`);
+        assert.equal(cookie.attributes.path, '/', `${name} has Path=/`);
+      }
+      const refresh = await appCookie(context, REFRESH_COOKIE);
+      assert.equal(refresh?.value, issued.get(REFRESH_COOKIE).value, 'the browser keeps refresh_token');
+      assert.equal(refresh.httpOnly, true, 'refresh_token is HttpOnly in the jar');
+      assert.equal(refresh.sameSite, 'Lax', 'refresh_token is SameSite=Lax in the jar');
+      assert.equal(refresh.path, '/');
       const scriptCookies = await page.evaluate(() => document.cookie);
-      assert.ok(!scriptCookies.includes('access_token'), `page scripts must not see access_token: ${scriptCookies}`);
+      for (const name of [ACCESS_COOKIE, REFRESH_COOKIE]) {
+        assert.ok(!scriptCookies.includes(name), `page scripts must not see ${name}: ${scriptCookies}`);
+      }
+
+      // The provider's avatar is an inline SVG, so it shows with no network at all.
+      const avatar = page.locator('img.avatar');
+      assert.match((await avatar.getAttribute('src')) ?? '', /^data:image\/svg\+xml;base64,/, 'the avatar is inline');
+      assert.ok(
+        await avatar.evaluate((img) => img.complete && img.naturalWidth > 0),
+        'the avatar image loaded (not a broken image)',
+      );
 
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}chat.png`, fullPage: true });
@@ -165,26 +104,13 @@ describe('doorman login in a real browser', () => {
         'home shows the login link after logging out',
       );
       assert.equal(await accessCookie(context), undefined, 'logging out removes access_token');
+      assert.equal(await appCookie(context, REFRESH_COOKIE), undefined, 'logging out removes refresh_token');
 
       // The provider still remembers this browser, so going on to the provider may sign it straight
-      // back in. What matters is that the app itself refuses /chat without the cookie and sends the
+      // back in. What matters is that the app itself refuses /chat without the cookies and sends the
       // browser through the provider and a new callback before it shows /chat again.
-      const response = await page.goto(CHAT_URL);
-      const chain = redirectChain(response);
-      const first = chain[0];
-      assert.equal(first.url(), CHAT_URL);
-      const firstResponse = await first.response();
-      assert.equal(firstResponse.status(), 303, '/chat without a cookie redirects');
-      const loginUrl = new URL(firstResponse.headers().location, CHAT_URL);
-      assert.equal(loginUrl.origin + loginUrl.pathname, new URL('/login', APP_URL).href);
-      assert.equal(loginUrl.searchParams.get('next'), '/chat');
-      const providerHop = chain.findIndex((r) => new URL(r.url()).origin !== APP_ORIGIN);
-      assert.ok(providerHop > 0, `the app sent the browser to the provider: ${chain.map((r) => r.url()).join(' -> ')}`);
-      if (page.url() === CHAT_URL) {
-        const callbackAfterProvider = chain
-          .slice(providerHop)
-          .some((r) => new URL(r.url()).origin === APP_ORIGIN && new URL(r.url()).pathname === '/auth');
-        assert.ok(callbackAfterProvider, '/chat is shown again only after a fresh sign-in callback');
+      const signedInAgain = await assertSentToLogin(await page.goto(CHAT_URL), CHAT_URL);
+      if (signedInAgain) {
         t.diagnostic('after logout the provider signed the browser straight back in (its own session survives)');
       } else {
         assert.equal(await page.locator('#greeting').count(), 0, 'no greeting without signing in again');
@@ -196,15 +122,66 @@ describe('doorman login in a real browser', () => {
     },
   );
 
+  test(
+    'an idle user stays signed in after the access token expired: the session rolls on the refresh token',
+    TEST_OPTIONS,
+    async (t) => {
+      const { context, page } = await freshPage(t);
+      const login = uniqueLogin();
+
+      await page.goto(CHAT_URL);
+      const callback = page.waitForResponse(isAppResponse('/auth'));
+      await signInAtProvider(page, login);
+      const callbackResponse = await callback;
+      const signedInAt = Date.now();
+      const issued = await cookiesSetBy(callbackResponse);
+      await page.waitForURL(CHAT_URL);
+      await assertGreeted(page, login);
+      const first = { access: issued.get(ACCESS_COOKIE)?.value, refresh: issued.get(REFRESH_COOKIE)?.value };
+      assert.ok(first.access && first.refresh, 'signing in set both cookies');
+      assert.equal((await appCookie(context, REFRESH_COOKIE))?.value, first.refresh);
+
+      await sleepUntil(signedInAt + ACCESS_TOKEN_DEAD_AFTER_MS);
+      const response = await page.reload();
+      const hops = redirectChain(response).map((r) => r.url());
+      assert.deepEqual(hops, [CHAT_URL], `the reload is answered in place, not through /login: ${hops.join(' -> ')}`);
+      assert.equal(response.status(), 200);
+      assert.equal(page.url(), CHAT_URL);
+      await assertGreeted(page, login);
+
+      // The same response renewed both cookies.
+      const renewed = await cookiesSetBy(response);
+      const second = { access: renewed.get(ACCESS_COOKIE)?.value, refresh: renewed.get(REFRESH_COOKIE)?.value };
+      assert.ok(second.access, 'the reload set a new access_token');
+      assert.ok(second.refresh, 'the reload rotated refresh_token');
+      const jar = { access: await accessCookie(context), refresh: await appCookie(context, REFRESH_COOKIE) };
+      assert.notEqual(second.access, first.access, 'access_token changed');
+      assert.notEqual(jar.refresh?.value, first.refresh, 'refresh_token in the jar changed');
+      assert.equal(jar.refresh?.value, second.refresh, 'the jar holds the rotated refresh_token');
+      // access_token leaves the jar a second after it is set; while it is there it is the new one.
+      if (jar.access) assert.equal(jar.access.value, second.access, 'the jar holds the new access_token');
+      const [oldClaims, newClaims] = [jwtPayload(first.access), jwtPayload(second.access)];
+      assert.equal(newClaims.sub, oldClaims.sub, 'the same user');
+      assert.equal(newClaims.sid, oldClaims.sid, 'the same session, rolled');
+      assert.ok(
+        newClaims.iat >= oldClaims.iat + 6,
+        `the new access token is new (iat ${oldClaims.iat} -> ${newClaims.iat})`,
+      );
+    },
+  );
+
   test('a user who opens /chat first ends on /chat after logging in', TEST_OPTIONS, async (t) => {
     const { context, page } = await freshPage(t);
     const login = uniqueLogin();
 
     await page.goto(CHAT_URL);
+    const callback = page.waitForResponse(isAppResponse('/auth'));
     await signInAtProvider(page, login);
+    const issued = await cookiesSetBy(await callback);
     await page.waitForURL(CHAT_URL);
     await assertGreeted(page, login);
-    assert.ok(await accessCookie(context), 'the app set an access_token cookie');
+    assert.ok(issued.get(ACCESS_COOKIE)?.value, 'the app set an access_token cookie');
+    assert.ok(await appCookie(context, REFRESH_COOKIE), 'the browser holds a refresh_token cookie');
   });
 
   test("the provider's access_denied brings a friendly page, no cookie", TEST_OPTIONS, async (t) => {
