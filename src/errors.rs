@@ -188,7 +188,8 @@ pub fn wants_json(req: &HttpRequest) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
-/// Middleware: re-renders `AppError`s as JSON for clients that want JSON.
+/// Middleware: re-renders `AppError`s as JSON for clients that want JSON, and the rate
+/// limiter's JSON 429 as a page for browsers.
 pub async fn negotiate_error_format(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -197,13 +198,24 @@ pub async fn negotiate_error_format(
     let response = next.call(req).await?;
     let replacement = if json {
         response.response().error().and_then(|e| e.as_error::<AppError>()).map(AppError::json_response)
+    } else if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        let page = AppError::rejected(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many sign-in attempts from your address; please wait a moment and try again",
+        );
+        let mut html = page.error_response();
+        if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+            html.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+        }
+        Some(html)
     } else {
         None
     };
     Ok(match replacement {
-        Some(json_response) => {
+        Some(replacement) => {
             let (req, _) = response.into_parts();
-            ServiceResponse::new(req, json_response).map_into_right_body()
+            ServiceResponse::new(req, replacement).map_into_right_body()
         }
         None => response.map_into_left_body(),
     })

@@ -137,6 +137,10 @@ async fn sign_in_routes_are_rate_limited_per_client_with_retry_after() {
     let api = client.post(app.url("/api/v1/auth/token/refresh/")).json(&json!({"refresh": "x"})).send().await.unwrap();
     assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS, "the API shares the budget");
     assert_eq!(api.json::<serde_json::Value>().await.unwrap()["error"], "rate_limited");
+    let page = client.get(app.url("/login")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.headers().contains_key("retry-after"));
+    assert!(page.text().await.unwrap().contains("too many sign-in attempts"), "browsers get a page");
 }
 
 #[tokio::test]
