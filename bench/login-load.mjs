@@ -160,6 +160,12 @@ function treeTicks(root) {
   return ticks;
 }
 
+/** All CPUs' busy ticks (user, nice, system, irq, softirq, steal) from /proc/stat. */
+function busyTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return f[1] + f[2] + f[3] + f[6] + f[7] + f[8];
+}
+
 /** Ticks used between two snapshots; a process born in between counts from zero. */
 function treeDelta(before, after) {
   let sum = 0;
@@ -199,6 +205,8 @@ const steps = Object.fromEntries(STEPS.map((s) => [s, []]));
 const errors = [];
 const cpuBefore = Object.fromEntries(CPU_PIDS.map(({ name, pid }) => [name, cpuTicks(pid)]));
 const treesBefore = Object.fromEntries(CPU_TREES.map(({ name, pid }) => [name, treeTicks(pid)]));
+const busyBefore = busyTicks();
+const selfBefore = process.cpuUsage();
 const windowStart = new Date();
 const t0 = performance.now();
 await run(TOTAL, MAX_SECONDS, {
@@ -212,6 +220,8 @@ await run(TOTAL, MAX_SECONDS, {
 });
 const seconds = (performance.now() - t0) / 1000;
 const windowEnd = new Date();
+const selfUsage = process.cpuUsage(selfBefore);
+const busy = busyTicks() - busyBefore;
 const cpuAfter = Object.fromEntries(CPU_PIDS.map(({ name, pid }) => [name, cpuTicks(pid)]));
 const treesAfter = Object.fromEntries(CPU_TREES.map(({ name, pid }) => [name, treeTicks(pid)]));
 
@@ -225,6 +235,11 @@ const perLogin = (ticks) => {
 };
 for (const { name } of CPU_PIDS) cpu[name] = perLogin(cpuAfter[name] - cpuBefore[name]);
 for (const { name } of CPU_TREES) cpu[name] = perLogin(treeDelta(treesBefore[name], treesAfter[name]));
+const driverMs = (selfUsage.user + selfUsage.system) / 1000;
+cpu.driver = { cpu_ms: driverMs, cpu_ms_per_login: ok ? driverMs / ok : null };
+// Whatever else ran on the machine meanwhile, in cores on average (should be close to 0).
+const ours = Object.values(cpu).reduce((sum, c) => sum + c.cpu_ms, 0);
+const otherCores = ((busy * 1000) / CLK_TCK - ours) / 1000 / seconds;
 const firstErrors = [...new Set(errors)].slice(0, 5);
 console.log(
   JSON.stringify({
@@ -244,6 +259,8 @@ console.log(
     window_start: windowStart.toISOString(),
     window_end: windowEnd.toISOString(),
     cpu,
+    machine_busy_cores: (busy / CLK_TCK) / seconds,
+    other_cores: otherCores,
   }),
 );
 agent.destroy();

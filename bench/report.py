@@ -16,6 +16,8 @@ TARGET_RATIO = 0.9  # guarded /chat req/s, app / baseline
 TARGET_CPU_PER_LOGIN_MS = 1.0
 TARGET_RSS_MIB = 20.0
 TARGET_STARTUP_MS = 200.0
+# Other processes' average CPU during a measurement above this (in cores) makes it unreliable.
+BUSY_LIMIT_CORES = 0.15
 
 
 def read(name, default=None):
@@ -38,6 +40,11 @@ def wrk(name):
     ticks = int(read(f"{name}.cpu_ticks", "0"))
     d["cpu_us_per_req"] = ticks * 1e6 / clk / d["requests"] if d["requests"] else float("nan")
     d["cpu_cores"] = ticks / clk / (d["duration_us"] / 1e6)
+    seconds = d["duration_us"] / 1e6
+    wrk_cpu = read(f"{name}.wrk_cpu", "0 0").split()[-2:]
+    d["wrk_cores"] = (float(wrk_cpu[0]) + float(wrk_cpu[1])) / seconds
+    busy = int(read(f"{name}.busy_ticks", "0"))
+    d["other_cores"] = busy / clk / seconds - d["cpu_cores"] - d["wrk_cores"] if busy else float("nan")
     d["hwm_kib"] = int(read(f"{name}.hwm", "0"))
     d["rss_peak_kib"] = int(read(f"{name}.rss_peak", "0") or 0)
     return d
@@ -97,6 +104,15 @@ w(f"| start-up ≤ {TARGET_STARTUP_MS:g} ms (median, exec → /readyz 200) | {su
 errors_total = (app["errors"] if app else 1) + (base["errors"] if base else 1) + logins.get("errors", 1)
 w(f"| no errors (non-2xx, socket errors, failed logins) | {int(errors_total)} | {verdict(errors_total == 0)} |")
 w("")
+busy = [(label, d["other_cores"]) for label, d in (("guarded load, app", app), ("guarded load, baseline", base),
+        ("RUST_LOG=warn run", warn)) if d and d["other_cores"] == d["other_cores"]]
+if "other_cores" in logins:
+    busy.append(("login load", logins["other_cores"]))
+noisy = [f"{label}: {cores:.2f} cores" for label, cores in busy if cores > BUSY_LIMIT_CORES]
+if noisy:
+    w(f"**Warning: other processes used the machine during the measurements ({'; '.join(noisy)}). "
+      "Throughput, latency and CPU per request/login are inflated or unstable; rerun on a quiet machine.**")
+    w("")
 
 w(f"## Guarded GET /chat (wrk -t{meta.get('threads')} -c{meta.get('connections')} -d{meta.get('duration')}s, "
   f"after a {meta.get('warmup')} s warm-up; cookie from a real login)")
@@ -110,6 +126,8 @@ if app and base:
     w(f"| server CPU per request | {app['cpu_us_per_req']:.1f} µs | {base['cpu_us_per_req']:.1f} µs | "
       f"{app['cpu_us_per_req'] / base['cpu_us_per_req']:.2f}× |")
     w(f"| server CPU used (cores) | {app['cpu_cores']:.2f} | {base['cpu_cores']:.2f} | |")
+    w(f"| wrk CPU used (cores) | {app['wrk_cores']:.2f} | {base['wrk_cores']:.2f} | |")
+    w(f"| other processes on the machine (cores) | {app['other_cores']:.2f} | {base['other_cores']:.2f} | |")
     w(f"| response bytes (avg, incl. headers) | {app['bytes'] / app['requests']:.0f} | "
       f"{base['bytes'] / base['requests']:.0f} | |")
     w(f"| requests | {app['requests']:,.0f} | {base['requests']:,.0f} | |")
@@ -139,6 +157,10 @@ if logins:
                         ("postgres", "PostgreSQL CPU per login (all its processes)")):
         if name in cpu and cpu[name]["cpu_ms_per_login"] is not None:
             w(f"| {label} | {cpu[name]['cpu_ms_per_login']:.2f} ms |")
+    if "driver" in cpu:
+        w(f"| load driver (Node) CPU per login | {cpu['driver']['cpu_ms_per_login']:.2f} ms |")
+    if "other_cores" in logins:
+        w(f"| other processes on the machine (cores) | {logins['other_cores']:.2f} |")
     returning = logins["ok"] - new_users
     w(f"| new / returning users in the window | {new_users:,} / {returning:,} "
       f"({100 * new_users / max(1, logins['ok']):.0f} % new; pool of {provider_stats.get('user_pool', '?')} users) |")
