@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::cookies::LOGIN_SESSION_COOKIE;
 use crate::db::{self, login_states};
 use crate::errors::{bad_input, bad_json, negotiate_error_format};
-use crate::http::{assign_request_id, client_ip, RequestId};
+use crate::http::{assign_request_id, client_ip, limit_request_size, RequestId};
 use crate::oidc::OidcClient;
 use crate::rate_limit::RateLimit;
 use crate::routes;
@@ -123,6 +123,7 @@ fn server(
             .configure(|cfg| routes::configure(cfg, &limit))
             .default_service(web::to(routes::not_found))
             .wrap(from_fn(apply_cookie_updates))
+            .wrap(from_fn(limit_request_size))
             .wrap(from_fn(negotiate_error_format))
             .wrap(login_session)
             .wrap(cors(&cors_origins))

@@ -3,10 +3,12 @@
 
 mod client_ip;
 mod device;
+mod limits;
 mod request_id;
 
 pub use client_ip::client_ip;
 pub use device::device;
+pub use limits::limit_request_size;
 pub use request_id::{assign_request_id, RequestId};
 
 use actix_web::HttpRequest;
