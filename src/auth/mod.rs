@@ -58,7 +58,7 @@ fn return_path(req: &HttpRequest) -> String {
 }
 
 /// Checks the request: `Ok(None)` when no credentials were presented.
-async fn authenticate(req: &HttpRequest) -> Result<Option<AuthenticatedUser>, AuthFailure> {
+async fn authenticate(req: &HttpRequest) -> Outcome {
     let keys = req.app_data::<web::Data<TokenKeys>>().ok_or(AuthFailure::Token(TokenError::Invalid))?;
     if let Some(token) = bearer(req) {
         // API clients refresh through the API; no cookies are involved.
@@ -104,21 +104,33 @@ enum AuthFailure {
     Unavailable(AppError),
 }
 
+/// What `authenticate` found: a user, nobody (`Ok(None)`), or why not.
+type Outcome = Result<Option<AuthenticatedUser>, AuthFailure>;
+
+/// Runs `authenticate` and lets each extractor decide what the outcome means for it.
+fn extract<T: 'static>(
+    req: &HttpRequest,
+    decide: fn(&HttpRequest, Outcome) -> Result<T, AppError>,
+) -> LocalBoxFuture<'static, Result<T, AppError>> {
+    let req = req.clone();
+    Box::pin(async move {
+        let outcome = authenticate(&req).await;
+        decide(&req, outcome)
+    })
+}
+
 impl FromRequest for AuthenticatedUser {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match authenticate(&req).await {
-                Ok(Some(user)) => Ok(user),
-                Ok(None) => Err(AppError::Unauthenticated { next: return_path(&req), reason: None }),
-                Err(AuthFailure::Token(reason)) => {
-                    Err(AppError::Unauthenticated { next: return_path(&req), reason: Some(reason) })
-                }
-                Err(AuthFailure::Unavailable(e)) => Err(e),
+        extract(req, |req, outcome| match outcome {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(AppError::Unauthenticated { next: return_path(req), reason: None }),
+            Err(AuthFailure::Token(reason)) => {
+                Err(AppError::Unauthenticated { next: return_path(req), reason: Some(reason) })
             }
+            Err(AuthFailure::Unavailable(e)) => Err(e),
         })
     }
 }
@@ -131,13 +143,10 @@ impl FromRequest for MaybeUser {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match authenticate(&req).await {
-                Ok(user) => Ok(MaybeUser(user)),
-                Err(AuthFailure::Token(_)) => Ok(MaybeUser(None)),
-                Err(AuthFailure::Unavailable(e)) => Err(e),
-            }
+        extract(req, |_, outcome| match outcome {
+            Ok(user) => Ok(MaybeUser(user)),
+            Err(AuthFailure::Token(_)) => Ok(MaybeUser(None)),
+            Err(AuthFailure::Unavailable(e)) => Err(e),
         })
     }
 }
