@@ -68,12 +68,6 @@ impl Source for Env {
     }
 }
 
-impl<S: Source + ?Sized> Source for &S {
-    fn get(&self, name: &str) -> Option<String> {
-        (**self).get(name)
-    }
-}
-
 impl Source for std::collections::HashMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
         std::collections::HashMap::get(self, name).cloned()

@@ -28,8 +28,3 @@ impl User {
         crate::tokens::Profile { email: self.email.clone(), name: self.name.clone(), picture: self.picture.clone() }
     }
 }
-
-/// Finds a user by id.
-pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
-}
