@@ -34,11 +34,23 @@ pub fn pool(settings: &Settings) -> PgPool {
         .build_unchecked(manager)
 }
 
-/// Applies the embedded migrations that this database has not seen yet.
+/// Key of the advisory lock that serialises migrations between instances starting together.
+const MIGRATION_LOCK: i64 = 0x646f_6f72_6d61_6e; // "doorman"
+
+/// Applies the embedded migrations that this database has not seen yet. Instances starting at
+/// the same moment take turns (an advisory lock), so none fails on half-created tables.
 pub fn migrate(pool: &PgPool) -> Result<usize, String> {
     let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
-    let applied = conn.run_pending_migrations(MIGRATIONS).map_err(|e| format!("migrations failed: {e}"))?;
-    Ok(applied.len())
+    let lock = |conn: &mut PgConn, sql: &str| {
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+            .execute(conn)
+            .map_err(|e| format!("cannot take the migration lock: {e}"))
+    };
+    lock(&mut conn, "SELECT pg_advisory_lock($1)")?;
+    let applied = conn.run_pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| format!("migrations failed: {e}"));
+    lock(&mut conn, "SELECT pg_advisory_unlock($1)")?;
+    applied
 }
 
 /// Runs a blocking diesel closure on actix's thread pool with a connection from the pool.

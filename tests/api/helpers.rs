@@ -30,7 +30,7 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
 }
 
-fn fresh_database(admin_url: &str) -> String {
+pub fn fresh_database(admin_url: &str) -> String {
     let name = format!("test_{}", Uuid::new_v4().simple());
     let mut admin = PgConnection::establish(admin_url).expect("connect to the test PostgreSQL");
     diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");

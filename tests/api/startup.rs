@@ -57,3 +57,20 @@ fn an_unreachable_database_stops_the_server_with_a_clear_message() {
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
     assert!(!stderr.contains("nobody@"), "the URL (credentials) is not printed: {stderr}");
 }
+
+#[tokio::test]
+async fn instances_starting_together_on_a_new_database_both_come_up() {
+    let database_url = crate::helpers::fresh_database(&crate::helpers::required_env("TEST_DATABASE_URL"));
+    let settings = || {
+        let mut env: std::collections::HashMap<String, String> =
+            GOOD.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.insert("DATABASE_URL".into(), database_url.clone());
+        doorman::config::Settings::from_source(env).unwrap()
+    };
+    let listener = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a, b) = tokio::join!(
+        doorman::startup::Application::build_with_listener(settings(), listener()),
+        doorman::startup::Application::build_with_listener(settings(), listener()),
+    );
+    assert!(a.is_ok() && b.is_ok(), "both migrate without tripping over each other: {:?} {:?}", a.err(), b.err());
+}
