@@ -1,16 +1,53 @@
 //! The login session: state, nonce, PKCE verifier and `next` between `/login` and `/auth`,
 //! kept in actix-session's encrypted cookie under one typed key.
 
-use actix_session::{Session, SessionExt};
+use std::time::Duration;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::{Session, SessionExt, SessionMiddleware};
+use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::cookies::LOGIN_SESSION_COOKIE;
 use crate::errors::AppError;
 use crate::next_path::NextPath;
 
 const KEY: &str = "pending_logins";
 /// Logins started in other tabs stay valid; older ones are dropped to keep the cookie small.
 const MAX_PENDING: usize = 3;
+
+/// How the login-session cookie is made. Only the routes that use it (`/login`, `/auth`,
+/// `/logout`) carry the middleware, so guarded requests pay nothing for it.
+#[derive(Clone)]
+pub struct LoginSessionConfig {
+    key: Key,
+    ttl: CookieDuration,
+    secure: bool,
+}
+
+impl LoginSessionConfig {
+    /// The signing and encryption keys are derived from SECRET_KEY (HKDF).
+    pub fn new(secret: &SecretString, ttl: Duration, secure: bool) -> Self {
+        let key = Key::derive_from(secret.expose_secret().as_bytes());
+        LoginSessionConfig { key, ttl: CookieDuration::seconds(ttl.as_secs() as i64), secure }
+    }
+
+    /// Encrypted and signed, HttpOnly, SameSite=Lax, expiring with the login timeout.
+    pub fn middleware(&self) -> SessionMiddleware<CookieSessionStore> {
+        SessionMiddleware::builder(CookieSessionStore::default(), self.key.clone())
+            .cookie_name(LOGIN_SESSION_COOKIE.to_owned())
+            .cookie_content_security(CookieContentSecurity::Private)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(self.secure)
+            .cookie_path("/".to_owned())
+            .session_lifecycle(PersistentSession::default().session_ttl(self.ttl))
+            .build()
+    }
+}
 
 /// One login in progress.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,22 +4,17 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_session::config::{CookieContentSecurity, PersistentSession};
-use actix_session::storage::CookieSessionStore;
-use actix_session::SessionMiddleware;
-use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpMessage, HttpServer};
-use secrecy::ExposeSecret;
 
 use crate::auth::renewal::apply_cookie_updates;
 use crate::config::Settings;
-use crate::cookies::LOGIN_SESSION_COOKIE;
 use crate::db::{self, login_states};
 use crate::errors::{bad_input, bad_json, negotiate_error_format};
 use crate::http::{assign_request_id, client_ip, limit_request_size, RequestId};
+use crate::login_session::LoginSessionConfig;
 use crate::oidc::OidcClient;
 use crate::rate_limit::RateLimit;
 use crate::routes;
@@ -91,9 +86,7 @@ fn server(
     keys: TokenKeys,
     oidc: OidcClient,
 ) -> Result<Server, StartupError> {
-    let session_key = Key::derive_from(settings.secret_key.expose_secret().as_bytes());
-    let login_ttl = CookieDuration::seconds(settings.login_timeout.as_secs() as i64);
-    let secure = settings.cookie_secure;
+    let login_session = LoginSessionConfig::new(&settings.secret_key, settings.login_timeout, settings.cookie_secure);
     let cors_origins = settings.cors_allowed_origins.clone();
     let trusted = std::sync::Arc::new(settings.trusted_proxies.clone());
     // Created once, outside the per-worker factory, so all workers share one budget per client.
@@ -104,15 +97,6 @@ fn server(
     let keys = web::Data::new(keys);
     let oidc = web::Data::new(oidc);
     let server = HttpServer::new(move || {
-        let login_session = SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
-            .cookie_name(LOGIN_SESSION_COOKIE.to_owned())
-            .cookie_content_security(CookieContentSecurity::Private)
-            .cookie_http_only(true)
-            .cookie_same_site(SameSite::Lax)
-            .cookie_secure(secure)
-            .cookie_path("/".to_owned())
-            .session_lifecycle(PersistentSession::default().session_ttl(login_ttl))
-            .build();
         App::new()
             .app_data(settings.clone())
             .app_data(pool.clone())
@@ -120,12 +104,11 @@ fn server(
             .app_data(oidc.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
             .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_json(e)))
-            .configure(|cfg| routes::configure(cfg, &limit))
+            .configure(|cfg| routes::configure(cfg, &limit, &login_session))
             .default_service(web::to(routes::not_found))
             .wrap(from_fn(apply_cookie_updates))
             .wrap(from_fn(limit_request_size))
             .wrap(from_fn(negotiate_error_format))
-            .wrap(login_session)
             .wrap(cors(&cors_origins))
             .wrap(
                 DefaultHeaders::new()

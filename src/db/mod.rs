@@ -35,7 +35,7 @@ pub fn pool(settings: &Settings) -> PgPool {
 }
 
 /// Key of the advisory lock that serialises migrations between instances starting together.
-const MIGRATION_LOCK: i64 = 0x646f_6f72_6d61_6e; // "doorman"
+const MIGRATION_LOCK: i64 = 0x0064_6f6f_726d_616e; // "doorman" in ASCII
 
 /// Applies the embedded migrations that this database has not seen yet. Instances starting at
 /// the same moment take turns (an advisory lock), so none fails on half-created tables.
@@ -48,7 +48,8 @@ pub fn migrate(pool: &PgPool) -> Result<usize, String> {
             .map_err(|e| format!("cannot take the migration lock: {e}"))
     };
     lock(&mut conn, "SELECT pg_advisory_lock($1)")?;
-    let applied = conn.run_pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| format!("migrations failed: {e}"));
+    let applied =
+        conn.run_pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| format!("migrations failed: {e}"));
     lock(&mut conn, "SELECT pg_advisory_unlock($1)")?;
     applied
 }

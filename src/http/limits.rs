@@ -17,7 +17,8 @@ pub async fn limit_request_size(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
-    let refusal = if req.uri().to_string().len() > MAX_URI_BYTES {
+    let target_len = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    let refusal = if target_len > MAX_URI_BYTES {
         Some(AppError::rejected(StatusCode::URI_TOO_LONG, "uri_too_long", "the address is too long"))
     } else {
         let mut total = 0;

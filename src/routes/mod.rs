@@ -16,15 +16,27 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use crate::errors::AppError;
+use crate::login_session::LoginSessionConfig;
 use crate::rate_limit::RateLimit;
 
-/// Registers every route of the contract; sign-in routes behind the rate limit.
-pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit) {
-    cfg.service(web::resource("/login").wrap(limit.middleware()).route(web::get().to(login::login)))
-        .service(web::resource("/auth").wrap(limit.middleware()).route(web::get().to(callback::callback)));
+/// Registers every route of the contract; sign-in routes behind the rate limit, and only the
+/// routes that use the login session with its middleware.
+pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session: &LoginSessionConfig) {
+    cfg.service(
+        web::resource("/login")
+            .wrap(login_session.middleware())
+            .wrap(limit.middleware())
+            .route(web::get().to(login::login)),
+    )
+    .service(
+        web::resource("/auth")
+            .wrap(login_session.middleware())
+            .wrap(limit.middleware())
+            .route(web::get().to(callback::callback)),
+    )
+    .service(web::resource("/logout").wrap(login_session.middleware()).route(web::post().to(logout::logout)));
     cfg.route("/", web::get().to(home::home))
         .route("/chat", web::get().to(chat::chat))
-        .route("/logout", web::post().to(logout::logout))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/sessions", web::get().to(sessions::list))

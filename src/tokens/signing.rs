@@ -106,6 +106,15 @@ impl AccessSigner {
         &self.encoding
     }
 
+    /// The key and rules when there is only one key without an id (HS256): no need to parse the
+    /// header first, jsonwebtoken checks its algorithm against the rules anyway.
+    pub fn only_verifier(&self) -> Option<(&DecodingKey, &Validation)> {
+        match self.verifiers.as_slice() {
+            [only] if only.kid.is_none() => Some((&only.key, &only.validation)),
+            _ => None,
+        }
+    }
+
     /// The key and rules for a token's header: by kid when keys have ids, else the one key.
     pub fn verifier_for(&self, header: &Header) -> Option<(&DecodingKey, &Validation)> {
         let verifier = match &header.kid {
