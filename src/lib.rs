@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod db;
 pub mod errors;
 pub mod http;
+pub mod logging;
 pub mod login_session;
 pub mod next_path;
 pub mod oidc;

@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    doorman::logging::init();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -23,12 +23,16 @@ async fn main() -> ExitCode {
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
+            doorman::logging::flush();
             eprintln!("doorman cannot start: {e}");
             return ExitCode::from(1);
         }
     };
     log::info!("doorman listening on http://{}:{}", bind.ip(), app.port());
-    match app.run_until_stopped().await {
+    let stopped = app.run_until_stopped().await;
+    log::info!("doorman stopped");
+    doorman::logging::flush();
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("doorman stopped: {e}");

@@ -46,9 +46,8 @@ fn bounded(value: Option<&str>) -> Option<String> {
 
 /// `hd` is not among openidconnect's core claims; it is read from the payload whose signature
 /// has just been verified.
-fn hosted_domain(id_token: &CoreIdToken) -> Option<String> {
+fn hosted_domain(raw: &str) -> Option<String> {
     use base64::Engine;
-    let raw = id_token.to_string();
     let payload = raw.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
@@ -58,6 +57,7 @@ fn hosted_domain(id_token: &CoreIdToken) -> Option<String> {
 /// Signature, audience, expiry and nonce by openidconnect; issuer spelling and `azp` here.
 pub(super) fn verified(
     id_token: &CoreIdToken,
+    raw: &str,
     verifier: &CoreIdTokenVerifier<'_>,
     nonce: Option<&Nonce>,
     accepted_issuers: &[String],
@@ -98,6 +98,6 @@ pub(super) fn verified(
         name: bounded(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str())),
         picture: bounded(claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str())),
         access_token_hash: claims.access_token_hash().map(|h| h.to_string()),
-        hosted_domain: hosted_domain(id_token),
+        hosted_domain: hosted_domain(raw),
     })
 }

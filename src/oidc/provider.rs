@@ -64,6 +64,8 @@ pub struct Discovered {
     pub client: DiscoveredClient,
     pub metadata: Metadata,
     pub allowed_algs: Vec<CoreJwsSigningAlgorithm>,
+    /// The RSA keys, decoded once for the fast RS256 check.
+    pub rsa_keys: Vec<super::rs256::RsaKey>,
     keys_fetched_at: Instant,
 }
 
@@ -76,7 +78,8 @@ impl Discovered {
         }
         let client = CoreClient::from_provider_metadata(metadata.clone(), client_id.clone(), Some(secret.clone()))
             .set_redirect_uri(redirect.clone());
-        Discovered { client, metadata, allowed_algs, keys_fetched_at: Instant::now() }
+        let rsa_keys = super::rs256::rsa_keys(metadata.jwks());
+        Discovered { client, metadata, allowed_algs, rsa_keys, keys_fetched_at: Instant::now() }
     }
 
     pub fn keys(&self) -> &CoreJsonWebKeySet {
