@@ -6,14 +6,14 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
-use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
 
 use crate::auth::renewal::apply_cookie_updates;
 use crate::config::Settings;
 use crate::db::{self, login_states};
 use crate::errors::{bad_input, bad_json, negotiate_error_format};
-use crate::http::{assign_request_id, client_ip, limit_request_size, RequestId};
+use crate::http::{limit_request_size, observe};
 use crate::login_session::LoginSessionConfig;
 use crate::oidc::OidcClient;
 use crate::rate_limit::RateLimit;
@@ -118,29 +118,16 @@ fn server(
                     // The callback URL carries the code; no page of ours may leak it onward.
                     .add(("Referrer-Policy", "no-referrer")),
             )
-            .wrap(request_log(trusted.clone()))
-            .wrap(from_fn(assign_request_id))
+            .wrap(from_fn({
+                let trusted = trusted.clone();
+                move |req, next| observe(trusted.clone(), req, next)
+            }))
     })
     .listen(listener)
     .map_err(|e| StartupError(format!("cannot serve: {e}")))?
     .shutdown_timeout(10)
     .run();
     Ok(server)
-}
-
-/// One key=value line per request: id, client, method, path (never the query: it may hold a
-/// code), status, size, duration.
-fn request_log(trusted: std::sync::Arc<Vec<ipnet::IpNet>>) -> Logger {
-    Logger::new(
-        "request_id=%{rid}xi client=%{client}xi method=%{method}xi path=\"%U\" status=%s bytes=%b duration_ms=%D",
-    )
-    .custom_request_replace("rid", |req| {
-        req.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_else(|| "-".to_owned())
-    })
-    .custom_request_replace("client", move |req| {
-        client_ip(req.request(), &trusted).map(|ip| ip.to_string()).unwrap_or_else(|| "-".to_owned())
-    })
-    .custom_request_replace("method", |req| req.method().to_string())
 }
 
 fn token_keys(settings: &Settings) -> Result<TokenKeys, StartupError> {

@@ -9,7 +9,7 @@ mod request_id;
 pub use client_ip::client_ip;
 pub use device::device;
 pub use limits::limit_request_size;
-pub use request_id::{assign_request_id, RequestId};
+pub use request_id::observe;
 
 use actix_web::HttpRequest;
 
