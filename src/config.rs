@@ -180,13 +180,7 @@ impl Settings {
         }
         let issuer = r.url("OIDC_ISSUER", "https://accounts.google.com")?;
         let redirect_url = r.url("REDIRECT_URL", "http://127.0.0.1:8000/auth")?;
-        let frontend_url = r.optional("FRONTEND_URL").unwrap_or_else(|| "/chat".to_owned());
-        if crate::next_path::NextPath::parse(&frontend_url).is_none() && Url::parse(&frontend_url).is_err() {
-            return Err(problem(
-                "FRONTEND_URL",
-                format!("must be a path like /chat or an absolute URL, got {frontend_url:?}"),
-            ));
-        }
+        let frontend_url = frontend(r.optional("FRONTEND_URL"))?;
         let settings = Settings {
             database_url: SecretString::from(database_url),
             client_id: r.required("GOOGLE_CLIENT_ID")?,
@@ -233,6 +227,22 @@ impl Settings {
     }
 
     fn check_consistency(&self) -> Result<(), ConfigError> {
+        const DAY: u64 = 24 * 3600;
+        // Upper bounds keep every timestamp and cookie age far from overflow, and flag typos.
+        for (var, value, max) in [
+            ("ACCESS_TOKEN_TTL_SECONDS", self.access_token_ttl, DAY),
+            ("REFRESH_TOKEN_TTL_SECONDS", self.refresh_token_ttl, 400 * DAY),
+            ("LOGIN_TIMEOUT_SECONDS", self.login_timeout, 3600),
+            ("HTTP_TIMEOUT_SECONDS", self.http_timeout, 300),
+            ("JWKS_MIN_REFRESH_SECONDS", self.jwks_min_refresh, DAY),
+        ] {
+            if value.as_secs() > max {
+                return Err(problem(var, format!("must be at most {max} seconds")));
+            }
+        }
+        if self.db_pool_size > 1000 {
+            return Err(problem("DATABASE_POOL_SIZE", "must be at most 1000"));
+        }
         if self.access_token_ttl.is_zero() {
             return Err(problem("ACCESS_TOKEN_TTL_SECONDS", "must be greater than 0"));
         }
@@ -282,6 +292,19 @@ impl Settings {
     }
 }
 
+/// FRONTEND_URL as it will go into a `Location` header: a same-origin path, or an absolute
+/// http(s) URL in its normalised (percent-encoded) form.
+fn frontend(raw: Option<String>) -> Result<String, ConfigError> {
+    let Some(raw) = raw else { return Ok("/chat".to_owned()) };
+    if let Some(path) = crate::next_path::NextPath::parse(&raw) {
+        return Ok(path.to_string());
+    }
+    match Url::parse(&raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url.to_string()),
+        _ => Err(problem("FRONTEND_URL", format!("must be a path like /chat or an http(s) URL, got {raw:?}"))),
+    }
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
@@ -324,6 +347,11 @@ mod tests {
         assert_eq!(s.public_origin(), "http://127.0.0.1:8000");
         assert!(s.trusted_proxies.iter().any(|n| n.contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap())));
         assert!(s.cors_allowed_origins.is_empty());
+        let mut env = base();
+        env.insert("FRONTEND_URL".into(), "https://app.example/a b\u{7f}".into());
+        let s = Settings::from_source(env).unwrap();
+        assert_eq!(s.frontend_url, "https://app.example/a%20b%7F", "normalised into a valid Location");
+        assert!(actix_web::http::header::HeaderValue::from_str(&s.frontend_url).is_ok());
     }
 
     #[test]
@@ -354,6 +382,9 @@ mod tests {
             ("RATE_LIMIT_PER_SECOND", "-1"),
             ("ALLOWED_EMAIL_DOMAINS", "example..com"),
             ("REQUIRE_EMAIL_VERIFIED", "sometimes"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "18446744073709551615"),
+            ("REFRESH_TOKEN_TTL_SECONDS", "999999999999"),
+            ("FRONTEND_URL", "javascript:alert(1)"),
         ] {
             let mut env = base();
             env.insert(var.into(), value.into());
