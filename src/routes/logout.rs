@@ -1,7 +1,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::config::Settings;
-use crate::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::cookies::{ACCESS_COOKIE, REFRESH_COOKIE};
 use crate::db::PgPool;
 use crate::errors::AppError;
 use crate::login_session::LoginSession;
@@ -38,9 +38,5 @@ pub async fn logout(
         sessions::revoke(&pool, user_id, sid, "logged out").await?;
     }
     login.clear();
-    let mut response = super::see_other("/");
-    for cookie in cookies::clear_all(settings.cookie_secure) {
-        response.cookie(cookie);
-    }
-    Ok(response.finish())
+    Ok(super::signed_out_home(settings.cookie_secure))
 }

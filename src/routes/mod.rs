@@ -72,6 +72,15 @@ pub(crate) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     response
 }
 
+/// A 303 home that also drops the access and refresh cookies (logout, revoking this session).
+pub(crate) fn signed_out_home(secure: bool) -> HttpResponse {
+    let mut response = see_other("/");
+    for cookie in crate::cookies::clear_all(secure) {
+        response.cookie(cookie);
+    }
+    response.finish()
+}
+
 /// The page for any unknown path.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)

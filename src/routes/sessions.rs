@@ -3,7 +3,6 @@ use uuid::Uuid;
 
 use crate::auth::AuthenticatedUser;
 use crate::config::Settings;
-use crate::cookies;
 use crate::db::{self, sessions as store, PgPool};
 use crate::errors::AppError;
 use crate::templates::{SessionView, SessionsPage};
@@ -39,11 +38,7 @@ pub async fn revoke(
         return Err(AppError::NotFound);
     }
     if Some(sid) == user.sid {
-        let mut response = super::see_other("/");
-        for cookie in cookies::clear_all(settings.cookie_secure) {
-            response.cookie(cookie);
-        }
-        return Ok(response.finish());
+        return Ok(super::signed_out_home(settings.cookie_secure));
     }
     Ok(super::see_other("/sessions").finish())
 }
