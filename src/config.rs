@@ -240,6 +240,9 @@ impl Settings {
                 return Err(problem(var, format!("must be at most {max} seconds")));
             }
         }
+        if self.rate_limit_per_second > 1_000_000 {
+            return Err(problem("RATE_LIMIT_PER_SECOND", "must be at most 1000000 (0 turns limits off)"));
+        }
         if self.db_pool_size > 1000 {
             return Err(problem("DATABASE_POOL_SIZE", "must be at most 1000"));
         }
@@ -385,6 +388,7 @@ mod tests {
             ("ACCESS_TOKEN_TTL_SECONDS", "18446744073709551615"),
             ("REFRESH_TOKEN_TTL_SECONDS", "999999999999"),
             ("FRONTEND_URL", "javascript:alert(1)"),
+            ("RATE_LIMIT_PER_SECOND", "2000000000"),
         ] {
             let mut env = base();
             env.insert(var.into(), value.into());

@@ -57,7 +57,7 @@ impl RateLimit {
     /// `per_second == 0` turns the limits off.
     pub fn new(per_second: u32, burst: u32, trusted: Vec<IpNet>) -> Self {
         let enabled = per_second > 0 && burst > 0;
-        let period = Duration::from_nanos(1_000_000_000 / u64::from(per_second.max(1)));
+        let period = Duration::from_nanos((1_000_000_000 / u64::from(per_second.max(1))).max(1));
         let config = GovernorConfigBuilder::default()
             .period(period)
             .burst_size(burst.max(1))

@@ -15,11 +15,11 @@
 
 use std::collections::HashMap;
 
-use arbitrary::{Arbitrary, Unstructured};
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::Key;
 use actix_web::http::header::HeaderValue;
 use actix_web::http::Uri;
+use arbitrary::{Arbitrary, Unstructured};
 use doorman::config::Settings;
 use doorman::rate_limit::RateLimit;
 use doorman::tokens::TokenKeys;

@@ -78,10 +78,8 @@ fn world() -> &'static World {
         let secret = SecretString::from(SECRET);
         let day = Duration::from_secs(86_400);
         let signer = AccessSigner::asymmetric(ACCESS_KEY, None, None).expect("fixture key");
-        let key_sets = [
-            TokenKeys::new(&secret, None, day, 2 * day),
-            TokenKeys::new(&secret, Some(signer), day, 2 * day),
-        ];
+        let key_sets =
+            [TokenKeys::new(&secret, None, day, 2 * day), TokenKeys::new(&secret, Some(signer), day, 2 * day)];
         let jwk = &key_sets[1].jwks().expect("asymmetric keys publish a JWKS").keys[0];
         let ed_kid = jwk.common.key_id.clone().expect("kid");
         let ed_public_x = match &jwk.algorithm {
@@ -132,9 +130,7 @@ fn check(world: &World, token: &str) {
             let parts = decoded_parts(token);
             let issued = world.genuine.iter().any(|g| {
                 // Refresh tokens are HS256 with the same secret in both key sets.
-                g.kind == kind
-                    && (kind == Kind::Refresh || g.key_set == key_set)
-                    && parts.as_ref() == Some(&g.parts)
+                g.kind == kind && (kind == Kind::Refresh || g.key_set == key_set) && parts.as_ref() == Some(&g.parts)
             });
             assert!(issued, "{token:?} verified as {kind:?} with key set {key_set} but is no token we issued");
         }
@@ -258,9 +254,8 @@ struct Forgery {
     signature: Signature,
 }
 
-const ALGS: &[&str] = &[
-    "HS256", "HS384", "HS512", "EdDSA", "RS256", "PS256", "ES256", "none", "None", "NONE", "hs256", "Ed25519", "",
-];
+const ALGS: &[&str] =
+    &["HS256", "HS384", "HS512", "EdDSA", "RS256", "PS256", "ES256", "none", "None", "NONE", "hs256", "Ed25519", ""];
 
 fn hmac_alg(n: u8) -> Algorithm {
     [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512][usize::from(n) % 3]
