@@ -266,6 +266,7 @@ alice=$work/alice.jar
 check "login as alice through nginx: the callback answers 303" 'login alice "$alice" /chat'
 auth_access=$(set_cookie access_token) auth_refresh=$(set_cookie refresh_token)
 auth_location=$location auth_rid=$(header x-request-id)
+sleep 0.3   # the app writes its log in 100 ms batches
 dl1=$(($(count "$work/app1.log" '/login"') - l1)) dl2=$(($(count "$work/app2.log" '/login"') - l2))
 da1=$(($(count "$work/app1.log" '/auth"') - a1)) da2=$(($(count "$work/app2.log" '/auth"') - a2))
 case "$dl1$dl2$da1$da2" in
