@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::HttpRequest;
 
 /// Name of the cookie carrying the access JWT (runtime contract).
 pub const ACCESS_COOKIE: &str = "access_token";
@@ -39,4 +41,53 @@ pub fn clear_all(secure: bool) -> [Cookie<'static>; 2] {
         cookie.make_removal();
         cookie
     })
+}
+
+/// The value of the first cookie called `name` the request carries. Unlike
+/// `HttpRequest::cookie`, this neither parses and percent-decodes every cookie nor caches them
+/// in the request: guarded requests look up one cookie whose value (a JWT) is never encoded.
+pub fn presented<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    let name = name.as_bytes();
+    let value =
+        req.headers().get_all(header::COOKIE).flat_map(|value| value.as_bytes().split(|b| *b == b';')).find_map(
+            |pair| {
+                let at = pair.iter().position(|b| *b == b'=')?;
+                (pair[..at].trim_ascii() == name).then(|| pair[at + 1..].trim_ascii())
+            },
+        )?;
+    std::str::from_utf8(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn finds_the_named_cookie_among_others_and_across_headers() {
+        let req = TestRequest::default()
+            .append_header((header::COOKIE, "theme=dark; access_token=a.b.c ;x=1"))
+            .append_header((header::COOKIE, "refresh_token=r.s.t"))
+            .to_http_request();
+        assert_eq!(presented(&req, ACCESS_COOKIE), Some("a.b.c"));
+        assert_eq!(presented(&req, REFRESH_COOKIE), Some("r.s.t"));
+        assert_eq!(presented(&req, "missing"), None);
+    }
+
+    #[test]
+    fn a_name_must_match_whole() {
+        let req = TestRequest::default()
+            .insert_header((header::COOKIE, "xaccess_token=1; access_token_old=2"))
+            .to_http_request();
+        assert_eq!(presented(&req, ACCESS_COOKIE), None);
+    }
+
+    #[test]
+    fn the_first_of_two_cookies_with_one_name_wins_as_with_actix() {
+        let req = TestRequest::default()
+            .insert_header((header::COOKIE, "access_token=first; access_token=second"))
+            .to_http_request();
+        assert_eq!(presented(&req, ACCESS_COOKIE), req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned()).as_deref());
+        assert_eq!(presented(&req, ACCESS_COOKIE), Some("first"));
+    }
 }

@@ -1,10 +1,8 @@
 //! One error type for the app, mapped to HTTP in one place. Browsers get an HTML page, API
 //! clients the JSON `{"error", "detail"}`; internal causes are logged, never shown.
 
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, StatusCode};
-use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
@@ -188,37 +186,25 @@ pub fn wants_json(req: &HttpRequest) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
-/// Middleware: re-renders `AppError`s as JSON for clients that want JSON, and the rate
+/// The response to send instead: `AppError`s as JSON for clients that want JSON, and the rate
 /// limiter's JSON 429 as a page for browsers.
-pub async fn negotiate_error_format(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
-    let json = wants_json(req.request());
-    let response = next.call(req).await?;
-    let replacement = if json {
-        response.response().error().and_then(|e| e.as_error::<AppError>()).map(AppError::json_response)
-    } else if response.status() == StatusCode::TOO_MANY_REQUESTS {
-        let page = AppError::rejected(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many sign-in attempts from your address; please wait a moment and try again",
-        );
-        let mut html = page.error_response();
-        if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
-            html.headers_mut().insert(header::RETRY_AFTER, retry.clone());
-        }
-        Some(html)
-    } else {
-        None
-    };
-    Ok(match replacement {
-        Some(replacement) => {
-            let (req, _) = response.into_parts();
-            ServiceResponse::new(req, replacement).map_into_right_body()
-        }
-        None => response.map_into_left_body(),
-    })
+pub fn replacement<B>(response: &ServiceResponse<B>, json: bool) -> Option<HttpResponse> {
+    if json {
+        return response.response().error().and_then(|e| e.as_error::<AppError>()).map(AppError::json_response);
+    }
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let page = AppError::rejected(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many sign-in attempts from your address; please wait a moment and try again",
+    );
+    let mut html = page.error_response();
+    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+        html.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+    }
+    Some(html)
 }
 
 /// Turns actix's own extractor errors (bad query strings) into our 400.

@@ -6,23 +6,18 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 
-use crate::auth::renewal::apply_cookie_updates;
 use crate::config::Settings;
 use crate::db::{self, login_states};
-use crate::errors::{bad_input, bad_json, negotiate_error_format};
-use crate::http::{limit_request_size, observe};
+use crate::errors::{bad_input, bad_json};
+use crate::http::edge;
 use crate::login_session::LoginSessionConfig;
 use crate::oidc::OidcClient;
 use crate::rate_limit::RateLimit;
 use crate::routes;
 use crate::tokens::{AccessSigner, TokenKeys};
-
-/// Pages may load our stylesheet and https images (profile pictures), nothing else.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// How often consumed login states older than the login timeout are deleted.
 const STATE_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
@@ -106,21 +101,12 @@ fn server(
             .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_json(e)))
             .configure(|cfg| routes::configure(cfg, &limit, &login_session))
             .default_service(web::to(routes::not_found))
-            .wrap(from_fn(apply_cookie_updates))
-            .wrap(from_fn(limit_request_size))
-            .wrap(from_fn(negotiate_error_format))
-            .wrap(cors(&cors_origins))
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    // The callback URL carries the code; no page of ours may leak it onward.
-                    .add(("Referrer-Policy", "no-referrer")),
-            )
+            // Without allowed origins there is nothing for CORS to answer; browsers refuse
+            // cross-origin reads of responses that carry no CORS headers.
+            .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
             .wrap(from_fn({
                 let trusted = trusted.clone();
-                move |req, next| observe(trusted.clone(), req, next)
+                move |req, next| edge(trusted.clone(), req, next)
             }))
     })
     .listen(listener)

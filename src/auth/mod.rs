@@ -6,7 +6,7 @@
 pub mod renewal;
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{ready, Either, LocalBoxFuture, Ready};
 use uuid::Uuid;
 
 use crate::config::Settings;
@@ -57,27 +57,44 @@ fn return_path(req: &HttpRequest) -> String {
     }
 }
 
-/// Checks the request: `Ok(None)` when no credentials were presented.
-async fn authenticate(req: &HttpRequest) -> Outcome {
-    let keys = req.app_data::<web::Data<TokenKeys>>().ok_or(AuthFailure::Token(TokenError::Invalid))?;
+/// The access token presented: `Authorization: Bearer`, else the access cookie.
+pub fn presented_access_token(req: &HttpRequest) -> Option<&str> {
+    bearer(req).or_else(|| cookies::presented(req, ACCESS_COOKIE))
+}
+
+/// What the credentials say without any I/O, which settles nearly every request: a valid
+/// access token, none, or a bad one with no refresh cookie. Only a browser whose access cookie
+/// is missing or no longer valid, but which has a refresh cookie, needs the database.
+enum FirstLook<'r> {
+    Settled(Outcome),
+    Renew { refresh: &'r str, access_error: Option<TokenError> },
+}
+
+fn first_look<'r>(req: &'r HttpRequest, keys: &TokenKeys) -> FirstLook<'r> {
     if let Some(token) = bearer(req) {
         // API clients refresh through the API; no cookies are involved.
-        return keys.verify_access(token).map(|c| Some(c.into())).map_err(AuthFailure::Token);
+        return FirstLook::Settled(keys.verify_access(token).map(|c| Some(c.into())).map_err(AuthFailure::Token));
     }
-    let access_error = match req.cookie(ACCESS_COOKIE).map(|c| keys.verify_access(c.value())) {
-        Some(Ok(claims)) => return Ok(Some(claims.into())),
+    let access_error = match cookies::presented(req, ACCESS_COOKIE).map(|token| keys.verify_access(token)) {
+        Some(Ok(claims)) => return FirstLook::Settled(Ok(Some(claims.into()))),
         Some(Err(e)) => Some(e),
         None => None,
     };
-    let Some(refresh) = req.cookie(REFRESH_COOKIE) else {
-        return access_error.map_or(Ok(None), |e| Err(AuthFailure::Token(e)));
-    };
+    match cookies::presented(req, REFRESH_COOKIE) {
+        Some(refresh) => FirstLook::Renew { refresh, access_error },
+        None => FirstLook::Settled(access_error.map_or(Ok(None), |e| Err(AuthFailure::Token(e)))),
+    }
+}
+
+/// Signs a browser in again with its refresh cookie, renewing both cookies on this response,
+/// or clears them when the session is dead.
+async fn renew(req: &HttpRequest, keys: &TokenKeys, refresh: &str, access_error: Option<TokenError>) -> Outcome {
     let (Some(pool), Some(settings)) = (req.app_data::<web::Data<PgPool>>(), req.app_data::<web::Data<Settings>>())
     else {
         return Err(AuthFailure::Token(TokenError::Invalid));
     };
     let secure = settings.cookie_secure;
-    match sessions::refresh(pool, keys, refresh.value(), true).await.map_err(AuthFailure::Unavailable)? {
+    match sessions::refresh(pool, keys, refresh, true).await.map_err(AuthFailure::Unavailable)? {
         Ok(issued) => {
             let mut renewed = vec![cookies::access(issued.access, keys.access_ttl(), secure)];
             renewed.extend(issued.refresh.map(|r| cookies::refresh(r, keys.refresh_ttl(), secure)));
@@ -104,24 +121,32 @@ enum AuthFailure {
     Unavailable(AppError),
 }
 
-/// What `authenticate` found: a user, nobody (`Ok(None)`), or why not.
+/// What authenticating found: a user, nobody (`Ok(None)`), or why not.
 type Outcome = Result<Option<AuthenticatedUser>, AuthFailure>;
 
-/// Runs `authenticate` and lets each extractor decide what the outcome means for it.
-fn extract<T: 'static>(
-    req: &HttpRequest,
-    decide: fn(&HttpRequest, Outcome) -> Result<T, AppError>,
-) -> LocalBoxFuture<'static, Result<T, AppError>> {
-    let req = req.clone();
-    Box::pin(async move {
-        let outcome = authenticate(&req).await;
-        decide(&req, outcome)
-    })
+/// Settled at once without a database (no allocation, no boxed future), or after a renewal.
+type Extraction<T> = Either<Ready<Result<T, AppError>>, LocalBoxFuture<'static, Result<T, AppError>>>;
+
+/// Authenticates the request and lets each extractor decide what the outcome means for it.
+fn extract<T: 'static>(req: &HttpRequest, decide: fn(&HttpRequest, Outcome) -> Result<T, AppError>) -> Extraction<T> {
+    let Some(keys) = req.app_data::<web::Data<TokenKeys>>() else {
+        return Either::Left(ready(decide(req, Err(AuthFailure::Token(TokenError::Invalid)))));
+    };
+    match first_look(req, keys) {
+        FirstLook::Settled(outcome) => Either::Left(ready(decide(req, outcome))),
+        FirstLook::Renew { refresh, access_error } => {
+            let (req, keys, refresh) = (req.clone(), keys.clone(), refresh.to_owned());
+            Either::Right(Box::pin(async move {
+                let outcome = renew(&req, &keys, &refresh, access_error).await;
+                decide(&req, outcome)
+            }))
+        }
+    }
 }
 
 impl FromRequest for AuthenticatedUser {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         extract(req, |req, outcome| match outcome {
@@ -140,7 +165,7 @@ pub struct MaybeUser(pub Option<AuthenticatedUser>);
 
 impl FromRequest for MaybeUser {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         extract(req, |_, outcome| match outcome {

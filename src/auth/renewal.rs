@@ -1,10 +1,8 @@
 //! Cookies decided while authenticating (a rolled session, or a dead one to clear) are added to
 //! whatever response the handler produces.
 
-use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use actix_web::dev::ServiceResponse;
 use actix_web::{HttpMessage, HttpRequest};
 
 /// Cookies to set on this request's response.
@@ -17,13 +15,9 @@ pub fn set_cookies(req: &HttpRequest, cookies: impl IntoIterator<Item = Cookie<'
     updates.0.extend(cookies);
 }
 
-/// Middleware: applies the `CookieUpdates` an extractor left in the request, unless the handler
-/// already set a cookie of the same name (logout clearing what a refresh just renewed).
-pub async fn apply_cookie_updates(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let mut response = next.call(req).await?;
+/// Adds the `CookieUpdates` an extractor left in the request to the response, unless the
+/// handler already set a cookie of the same name (logout clearing what a refresh just renewed).
+pub fn apply<B>(response: &mut ServiceResponse<B>) -> Result<(), actix_web::Error> {
     let updates = response.request().extensions_mut().remove::<CookieUpdates>();
     if let Some(CookieUpdates(cookies)) = updates {
         let already: Vec<String> = response.response().cookies().map(|c| c.name().to_owned()).collect();
@@ -31,5 +25,5 @@ pub async fn apply_cookie_updates(
             response.response_mut().add_cookie(&cookie)?;
         }
     }
-    Ok(response)
+    Ok(())
 }

@@ -1,7 +1,5 @@
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
 
 use crate::errors::AppError;
 
@@ -12,30 +10,23 @@ pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// Largest total of all header names and values.
 pub const MAX_HEADERS_TOTAL_BYTES: usize = 32 * 1024;
 
-/// Middleware: refuses oversized request lines and headers before any parsing (414 / 431).
-pub async fn limit_request_size(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
+/// Why an oversized request line or header block is refused (414 / 431), checked before any
+/// extractor parses it.
+pub fn refusal(req: &ServiceRequest) -> Option<AppError> {
     let target_len = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
-    let refusal = if target_len > MAX_URI_BYTES {
-        Some(AppError::rejected(StatusCode::URI_TOO_LONG, "uri_too_long", "the address is too long"))
-    } else {
-        let mut total = 0;
-        let too_big = req.headers().iter().any(|(name, value)| {
-            total += name.as_str().len() + value.len();
-            value.len() > MAX_HEADER_BYTES
-        });
-        (too_big || total > MAX_HEADERS_TOTAL_BYTES).then(|| {
-            AppError::rejected(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "headers_too_large",
-                "the request's headers or cookies are too large; clearing this site's cookies will help",
-            )
-        })
-    };
-    match refusal {
-        Some(error) => Ok(req.error_response(error).map_into_right_body()),
-        None => next.call(req).await.map(ServiceResponse::map_into_left_body),
+    if target_len > MAX_URI_BYTES {
+        return Some(AppError::rejected(StatusCode::URI_TOO_LONG, "uri_too_long", "the address is too long"));
     }
+    let mut total = 0;
+    let too_big = req.headers().iter().any(|(name, value)| {
+        total += name.as_str().len() + value.len();
+        value.len() > MAX_HEADER_BYTES
+    });
+    (too_big || total > MAX_HEADERS_TOTAL_BYTES).then(|| {
+        AppError::rejected(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "the request's headers or cookies are too large; clearing this site's cookies will help",
+        )
+    })
 }

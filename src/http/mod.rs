@@ -1,15 +1,18 @@
-//! Request facts several routes need: same-origin checks for state-changing posts and the
-//! client's address behind trusted proxies.
+//! HTTP concerns outside the routes: the edge middleware (size limits, request ids, security
+//! headers, the request log) and request facts several routes need: same-origin checks for
+//! state-changing posts, the client's address behind trusted proxies, the device.
 
+mod access_log;
 mod client_ip;
 mod device;
+mod edge;
 mod limits;
 mod request_id;
+mod security_headers;
 
 pub use client_ip::client_ip;
 pub use device::device;
-pub use limits::limit_request_size;
-pub use request_id::observe;
+pub use edge::edge;
 
 use actix_web::HttpRequest;
 

@@ -1,64 +1,62 @@
-use std::sync::Arc;
-use std::time::Instant;
-
-use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use ipnet::IpNet;
 
-use super::client_ip;
-
-const HEADER: &str = "x-request-id";
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// An id a proxy sent is kept when it looks like one (so nginx's `$request_id` links its log to
 /// ours); anything else is replaced, so clients cannot inject text into our logs.
-fn acceptable(id: &str) -> bool {
-    (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+fn acceptable(id: &[u8]) -> bool {
+    (8..=64).contains(&id.len()) && id.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
 }
 
-/// A random per-process prefix and a counter: unique across instances and restarts without a
-/// random-number syscall per request.
-fn next_id() -> String {
+/// The request's id: the proxy's, or a new one.
+pub fn for_request(req: &ServiceRequest) -> HeaderValue {
+    match req.headers().get(&HEADER) {
+        Some(presented) if acceptable(presented.as_bytes()) => presented.clone(),
+        _ => next_id(),
+    }
+}
+
+/// A random per-process prefix and a counter, 32 hex digits: unique across instances and
+/// restarts without a random-number syscall or a formatting pass per request.
+fn next_id() -> HeaderValue {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
-    static PREFIX: OnceLock<String> = OnceLock::new();
+    static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_owned());
-    format!("{prefix}{:016x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let id = (u128::from(prefix) << 64) | u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut hex = [0u8; 32];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[((id >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-/// Middleware: gives every request an id (echoed in `X-Request-Id`) and logs one key=value line
-/// per request: id, client (behind trusted proxies, the forwarded one), method, path (never the
-/// query string: it may hold a code), status, body size, duration.
-pub async fn observe(
-    trusted: Arc<Vec<IpNet>>,
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let presented = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).filter(|id| acceptable(id));
-    let id = presented.map(str::to_owned).unwrap_or_else(next_id);
-    let logging = log::log_enabled!(target: "request", log::Level::Info);
-    let client = if logging { client_ip(req.request(), &trusted) } else { None };
-    let method = req.method().clone();
-    let path = if logging { req.path().to_owned() } else { String::new() };
-    let mut response = next.call(req).await?;
-    if logging {
-        let bytes = match response.response().body().size() {
-            BodySize::Sized(n) => n,
-            _ => 0,
-        };
-        log::info!(
-            target: "request",
-            "request_id={id} client={} method={method} path={path:?} status={} bytes={bytes} duration_ms={:.3}",
-            client.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64() * 1000.0,
-        );
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn new_ids_are_unique_hex_of_fixed_length() {
+        let req = TestRequest::default().to_srv_request();
+        let (a, b) = (for_request(&req), for_request(&req));
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32);
+            assert!(id.as_bytes().iter().all(u8::is_ascii_hexdigit));
+        }
+        assert_eq!(a.as_bytes()[..16], b.as_bytes()[..16], "one prefix per process");
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static(HEADER), value);
+
+    #[test]
+    fn a_proxys_id_is_kept_only_when_it_looks_like_one() {
+        let kept = TestRequest::default().insert_header(("x-request-id", "nginx-0123456789abcdef")).to_srv_request();
+        assert_eq!(for_request(&kept), "nginx-0123456789abcdef");
+        for hostile in ["short", "has space in it", "quote\"injection-attempt", &"x".repeat(65)] {
+            let req = TestRequest::default().insert_header(("x-request-id", hostile)).to_srv_request();
+            assert_ne!(for_request(&req), hostile, "{hostile:?} must be replaced");
+        }
     }
-    Ok(response)
 }

@@ -1,7 +1,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::config::Settings;
-use crate::cookies::{ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::cookies::{self, REFRESH_COOKIE};
 use crate::db::PgPool;
 use crate::errors::AppError;
 use crate::login_session::LoginSession;
@@ -11,13 +11,11 @@ use crate::{http, sessions};
 /// The session this request speaks for: from the refresh cookie, else from the access token
 /// (cookie or Bearer), whichever verifies.
 fn presented_session(req: &HttpRequest, keys: &TokenKeys) -> Option<(uuid::Uuid, uuid::Uuid)> {
-    let from_refresh =
-        req.cookie(REFRESH_COOKIE).and_then(|c| keys.verify_refresh(c.value()).ok()).map(|c| (c.sub, c.sid));
+    let from_refresh = cookies::presented(req, REFRESH_COOKIE)
+        .and_then(|token| keys.verify_refresh(token).ok())
+        .map(|c| (c.sub, c.sid));
     let access = || {
-        let token = crate::auth::bearer(req)
-            .map(str::to_owned)
-            .or_else(|| req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned()))?;
-        let claims = keys.verify_access(&token).ok()?;
+        let claims = keys.verify_access(crate::auth::presented_access_token(req)?).ok()?;
         Some((claims.sub, claims.sid?))
     };
     from_refresh.or_else(access)

@@ -147,6 +147,14 @@ async fn pages_carry_security_headers() {
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-frame-options"], "DENY");
+
+    // JSON gets a policy that allows nothing, and no CORS headers unless origins are configured.
+    let json = app.browser().get_json("/nope").await;
+    let headers = json.headers();
+    assert_eq!(headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.get("access-control-allow-credentials").is_none() && headers.get("vary").is_none());
 }
 
 #[tokio::test]

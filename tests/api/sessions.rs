@@ -87,6 +87,25 @@ async fn logout_revokes_the_session_on_the_server() {
 }
 
 #[tokio::test]
+async fn a_dead_session_is_cleared_for_json_clients_too() {
+    // The JSON error replaces the HTML one; the cookie clearing must survive that.
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in(&unique("spa")).await;
+    let refresh = browser.cookie("refresh_token").unwrap();
+    browser.client.post(app.url("/logout")).header("sec-fetch-site", "same-origin").send().await.unwrap();
+
+    let thief = app.browser();
+    thief.set_cookie("refresh_token", &refresh);
+    let response = thief.get_json("/chat").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let cleared = set_cookies(&response);
+    assert!(cleared.get("refresh_token").is_some_and(|c| c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(cleared.get("access_token").is_some_and(|c| c.contains("Max-Age=0")), "{cleared:?}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "token_expired", "{body}");
+}
+
+#[tokio::test]
 async fn logout_posted_by_a_browser_with_origin_null_works() {
     // Chromium sends `Origin: null` on same-origin posts under Referrer-Policy: no-referrer.
     let app = TestApp::spawn().await;

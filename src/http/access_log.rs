@@ -1,0 +1,173 @@
+//! The request log: one key=value line per request, in env_logger's line format, e.g.
+//!
+//! `[2026-11-23T22:06:19Z INFO  request] request_id=… client=127.0.0.1 method=GET path="/chat"
+//! status=200 bytes=182 duration_ms=0.101`
+//!
+//! RUST_LOG decides whether it is written (target `request`, level info), but the line is put
+//! together here rather than by env_logger: going through `format_args!` and env_logger's
+//! formatter cost about a tenth of a guarded request's CPU time (bench/README.md), and this
+//! line is written for every request. Other records still go through env_logger.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::HeaderValue;
+
+use crate::logging;
+
+/// Whether request lines are written at all (e.g. `RUST_LOG=info,request=off` turns them off).
+pub fn enabled() -> bool {
+    log::log_enabled!(target: "request", log::Level::Info)
+}
+
+/// Logs the request behind `response`: id, client (behind trusted proxies, the forwarded one),
+/// method, path (never the query string: it may hold a code), status, body size, duration.
+pub fn write<B: MessageBody>(response: &ServiceResponse<B>, id: &HeaderValue, client: Option<IpAddr>, took: Duration) {
+    thread_local! {
+        static LINE: RefCell<Line> = RefCell::new(Line::default());
+    }
+    let bytes = match response.response().body().size() {
+        BodySize::Sized(n) => n,
+        _ => 0,
+    };
+    let request = response.request();
+    LINE.with_borrow_mut(|line| {
+        line.start();
+        line.text(b"request_id=").text(id.as_bytes());
+        line.text(b" client=").client(client);
+        line.text(b" method=").text(request.method().as_str().as_bytes());
+        line.text(b" path=").quoted(request.path());
+        line.text(b" status=").number(response.status().as_u16().into());
+        line.text(b" bytes=").number(bytes);
+        let micros = took.as_micros().min(u128::from(u64::MAX)) as u64;
+        line.text(b" duration_ms=").number(micros / 1000).text(b".");
+        let fraction = micros % 1000;
+        line.text(&[b'0' + (fraction / 100) as u8, b'0' + (fraction / 10 % 10) as u8, b'0' + (fraction % 10) as u8]);
+        line.buf.push(b'\n');
+        logging::append(&line.buf);
+    });
+}
+
+/// A reused line buffer, and the current second's timestamp (formatted once per second).
+#[derive(Default)]
+struct Line {
+    buf: Vec<u8>,
+    second: u64,
+    stamp: Vec<u8>,
+}
+
+impl Line {
+    fn start(&mut self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if now != self.second || self.stamp.is_empty() {
+            self.second = now;
+            let time = chrono::DateTime::from_timestamp(now as i64, 0).unwrap_or_default();
+            self.stamp = time.format("%Y-%m-%dT%H:%M:%SZ").to_string().into_bytes();
+        }
+        self.buf.clear();
+        self.buf.push(b'[');
+        self.buf.extend_from_slice(&self.stamp);
+        self.buf.extend_from_slice(b" INFO  request] ");
+    }
+
+    fn text(&mut self, bytes: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
+    fn number(&mut self, n: u64) -> &mut Self {
+        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self
+    }
+
+    fn client(&mut self, client: Option<IpAddr>) -> &mut Self {
+        match client {
+            Some(IpAddr::V4(ip)) => {
+                for (i, octet) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b'.');
+                    }
+                    self.number(octet.into());
+                }
+            }
+            Some(ip) => {
+                let _ = write!(self.buf, "{ip}");
+            }
+            None => self.buf.push(b'-'),
+        }
+        self
+    }
+
+    /// Quoted as `{:?}` would: plain paths are copied, anything unusual is escaped by Debug,
+    /// so a client cannot forge a line or a field.
+    fn quoted(&mut self, text: &str) -> &mut Self {
+        if text.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.push(b'"');
+        } else {
+            let _ = write!(self.buf, "{text:?}");
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(fill: impl FnOnce(&mut Line)) -> String {
+        let mut line = Line::default();
+        line.start();
+        fill(&mut line);
+        String::from_utf8(line.buf).unwrap()
+    }
+
+    #[test]
+    fn starts_like_an_env_logger_line() {
+        let text = line(|_| {});
+        let stamp = &text[1..21];
+        assert!(chrono::DateTime::parse_from_rfc3339(stamp).is_ok(), "{text}");
+        assert_eq!(&text[21..], " INFO  request] ");
+    }
+
+    #[test]
+    fn clients_are_written_as_display_would() {
+        for client in ["127.0.0.1", "10.200.3.45", "::1", "2001:db8::7"] {
+            let ip: IpAddr = client.parse().unwrap();
+            assert!(line(|l| {
+                l.client(Some(ip));
+            })
+            .ends_with(&format!("] {ip}")));
+        }
+        assert!(line(|l| {
+            l.client(None);
+        })
+        .ends_with("] -"));
+    }
+
+    #[test]
+    fn paths_are_quoted_as_debug_would() {
+        for path in ["/chat", "/a b", "/quote\"d", "/back\\slash", "/new\nline", "/ünï", "/tab\t"] {
+            assert!(
+                line(|l| {
+                    l.quoted(path);
+                })
+                .ends_with(&format!("] {path:?}")),
+                "{path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        assert!(line(|l| {
+            l.number(0).text(b" ").number(u64::MAX);
+        })
+        .ends_with("] 0 18446744073709551615"));
+    }
+}
