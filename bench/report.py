@@ -6,6 +6,7 @@ usage: report.py OUT_DIR
 """
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -29,25 +30,49 @@ meta = dict(line.split("=", 1) for line in read("meta.txt", "").splitlines() if 
 clk = int(meta.get("clk_tck", "100"))
 
 
-def wrk(name):
-    text = read(f"{name}.wrk")
+def wrk_run(stem):
+    """One measured wrk run: its BENCH line and the CPU, RSS and machine figures around it."""
+    text = read(f"{stem}.wrk")
     if text is None:
         return None
     line = next(l for l in text.splitlines() if l.startswith("BENCH "))
     d = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", line)}
-    d["rps"] = d["requests"] / (d["duration_us"] / 1e6)
-    d["errors"] = sum(d[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts"))
-    ticks = int(read(f"{name}.cpu_ticks", "0"))
-    d["cpu_us_per_req"] = ticks * 1e6 / clk / d["requests"] if d["requests"] else float("nan")
-    d["cpu_cores"] = ticks / clk / (d["duration_us"] / 1e6)
     seconds = d["duration_us"] / 1e6
-    wrk_cpu = read(f"{name}.wrk_cpu", "0 0").split()[-2:]
+    d["rps"] = d["requests"] / seconds
+    d["errors"] = sum(d[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts"))
+    ticks = int(read(f"{stem}.cpu_ticks", "0"))
+    d["cpu_us_per_req"] = ticks * 1e6 / clk / d["requests"] if d["requests"] else float("nan")
+    d["cpu_cores"] = ticks / clk / seconds
+    wrk_cpu = read(f"{stem}.wrk_cpu", "0 0").split()[-2:]
     d["wrk_cores"] = (float(wrk_cpu[0]) + float(wrk_cpu[1])) / seconds
-    busy = int(read(f"{name}.busy_ticks", "0"))
+    busy = int(read(f"{stem}.busy_ticks", "0"))
     d["other_cores"] = busy / clk / seconds - d["cpu_cores"] - d["wrk_cores"] if busy else float("nan")
-    d["hwm_kib"] = int(read(f"{name}.hwm", "0"))
-    d["rss_peak_kib"] = int(read(f"{name}.rss_peak", "0") or 0)
+    d["hwm_kib"] = int(read(f"{stem}.hwm", "0"))
+    d["rss_peak_kib"] = int(read(f"{stem}.rss_peak", "0") or 0)
     return d
+
+
+def wrk(name):
+    """A server's rounds, summarised: medians of the rates and latencies, sums of the counts,
+    peaks of the memory; `rounds` keeps each round's figures (in round order)."""
+    runs = [r for r in (wrk_run(f"{name}.r{i}") for i in range(1, int(meta.get("rounds", "1")) + 1)) if r]
+    if not runs:
+        return None
+    d = {k: statistics.median(r[k] for r in runs) for k in
+         ("rps", "p50_us", "p99_us", "cpu_us_per_req", "cpu_cores", "wrk_cores", "other_cores")}
+    for k in ("requests", "bytes", "errors", "status_errors", "connect_errors", "read_errors", "write_errors",
+              "timeouts"):
+        d[k] = sum(r[k] for r in runs)
+    d["hwm_kib"] = max(r["hwm_kib"] for r in runs)
+    d["rss_peak_kib"] = max(r["rss_peak_kib"] for r in runs)
+    d["rounds"] = runs
+    return d
+
+
+def round_ratios(a, b):
+    """app / baseline requests/s of each round, and their median."""
+    ratios = [x["rps"] / y["rps"] for x, y in zip(a["rounds"], b["rounds"])]
+    return ratios, statistics.median(ratios)
 
 
 def mib(kib):
@@ -87,8 +112,9 @@ w("## Targets")
 w("")
 w("| Target | Figure | Result |")
 w("|---|---|---|")
-ratio = app["rps"] / base["rps"] if app and base else float("nan")
-w(f"| guarded /chat ≥ {TARGET_RATIO}× baseline req/s | {ratio:.2f}× | {verdict(ratio >= TARGET_RATIO)} |")
+ratios, ratio = round_ratios(app, base) if app and base else ([], float("nan"))
+w(f"| guarded /chat ≥ {TARGET_RATIO}× baseline req/s (median of {len(ratios)} rounds) | {ratio:.2f}× | "
+  f"{verdict(ratio >= TARGET_RATIO)} |")
 cpu_login = (logins.get("cpu", {}).get("app", {}) or {}).get("cpu_ms_per_login")
 cpu_ok = cpu_login is not None and cpu_login <= TARGET_CPU_PER_LOGIN_MS and logins.get("errors", 1) == 0
 w(f"| app CPU per login ≤ {TARGET_CPU_PER_LOGIN_MS:g} ms | {cpu_login:.2f} ms | {verdict(cpu_ok)} |"
@@ -105,7 +131,7 @@ errors_total = (app["errors"] if app else 1) + (base["errors"] if base else 1) +
 w(f"| no errors (non-2xx, socket errors, failed logins) | {int(errors_total)} | {verdict(errors_total == 0)} |")
 w("")
 busy = [(label, d["other_cores"]) for label, d in (("guarded load, app", app), ("guarded load, baseline", base),
-        ("RUST_LOG=warn run", warn)) if d and d["other_cores"] == d["other_cores"]]
+        ("guarded load, app with RUST_LOG=warn", warn)) if d and d["other_cores"] == d["other_cores"]]
 if "other_cores" in logins:
     busy.append(("login load", logins["other_cores"]))
 noisy = [f"{label}: {cores:.2f} cores" for label, cores in busy if cores > BUSY_LIMIT_CORES]
@@ -115,12 +141,16 @@ if noisy:
     w("")
 
 w(f"## Guarded GET /chat (wrk -t{meta.get('threads')} -c{meta.get('connections')} -d{meta.get('duration')}s, "
-  f"after a {meta.get('warmup')} s warm-up; cookie from a real login)")
+  f"{meta.get('rounds')} rounds, after a {meta.get('warmup')} s warm-up; cookie from a real login)")
+w("")
+w("App and baseline run side by side and take turns in a rotating order. Rates, latencies and CPU are "
+  "medians over the rounds; the ratio is the median of the rounds' ratios; counts are totals.")
 w("")
 w("| | app | baseline | app / baseline |")
 w("|---|---:|---:|---:|")
 if app and base:
     w(f"| requests/s | {app['rps']:,.0f} | {base['rps']:,.0f} | {ratio:.2f}× |")
+    w(f"| requests/s ratio of each round | | | {', '.join(f'{r:.2f}' for r in ratios)} |")
     w(f"| p50 latency | {ms(app['p50_us'])} | {ms(base['p50_us'])} | {app['p50_us'] / base['p50_us']:.2f}× |")
     w(f"| p99 latency | {ms(app['p99_us'])} | {ms(base['p99_us'])} | {app['p99_us'] / base['p99_us']:.2f}× |")
     w(f"| server CPU per request | {app['cpu_us_per_req']:.1f} µs | {base['cpu_us_per_req']:.1f} µs | "
@@ -186,12 +216,13 @@ if startup:
 w("")
 
 if warn and app:
-    w("## Diagnostic: the same guarded load with RUST_LOG=warn (no per-request log line)")
+    warn_ratios, warn_ratio = round_ratios(warn, base)
+    w("## Diagnostic: a second app instance with RUST_LOG=warn (no per-request log line), in the same rounds")
     w("")
     w("| | app (info) | app (warn) | baseline |")
     w("|---|---:|---:|---:|")
     w(f"| requests/s | {app['rps']:,.0f} | {warn['rps']:,.0f} | {base['rps']:,.0f} |")
-    w(f"| app / baseline | {ratio:.2f}× | {warn['rps'] / base['rps']:.2f}× | 1.00× |")
+    w(f"| app / baseline (median of rounds) | {ratio:.2f}× | {warn_ratio:.2f}× | 1.00× |")
     w(f"| server CPU per request | {app['cpu_us_per_req']:.1f} µs | {warn['cpu_us_per_req']:.1f} µs | "
       f"{base['cpu_us_per_req']:.1f} µs |")
     w(f"| p50 / p99 | {ms(app['p50_us'])} / {ms(app['p99_us'])} | {ms(warn['p50_us'])} / {ms(warn['p99_us'])} | "
