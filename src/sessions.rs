@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::db::sessions::{self as store, Device, Rotation};
 use crate::db::users::User;
-use crate::db::{self, PgPool};
+use crate::db::{self, login_states, PgPool};
 use crate::errors::AppError;
 use crate::oidc::Identity;
 use crate::tokens::{TokenError, TokenKeys};
@@ -47,15 +47,29 @@ fn sign_error(e: String) -> AppError {
     AppError::internal(format!("cannot sign a token: {e}"))
 }
 
-/// Stores the user and opens a session, in one database round trip.
-pub async fn sign_in(pool: &PgPool, keys: &TokenKeys, identity: Identity, device: Device) -> Result<Issued, AppError> {
+/// Stores the user and opens a session, in one database round trip. A browser login passes its
+/// `state`, recorded as used in the same statement: `Ok(None)` when it was used before (a
+/// replayed callback), and then nothing was written.
+pub async fn sign_in(
+    pool: &PgPool,
+    keys: &TokenKeys,
+    identity: Identity,
+    device: Device,
+    state: Option<&str>,
+) -> Result<Option<Issued>, AppError> {
     let jti = new_jti();
     let ttl = keys.refresh_ttl();
     let stored_jti = jti.clone();
-    let (user, sid) = db::run(pool, move |conn| Ok(store::login(conn, &identity, &stored_jti, ttl, &device)?)).await?;
+    let state_hash = state.map(login_states::hash);
+    let opened =
+        db::run(pool, move |conn| Ok(store::login(conn, &identity, &stored_jti, ttl, &device, state_hash.as_deref())?))
+            .await?;
+    let Some((user, sid)) = opened else {
+        return Ok(None);
+    };
     let access = keys.issue_access(user.id, Some(sid), user.profile()).map_err(sign_error)?;
     let refresh = keys.issue_refresh(user.id, sid, &jti).map_err(sign_error)?;
-    Ok(Issued { user, sid, access, refresh: Some(refresh) })
+    Ok(Some(Issued { user, sid, access, refresh: Some(refresh) }))
 }
 
 /// Exchanges a refresh token for new tokens. With `allow_grace`, the token a concurrent request

@@ -1,4 +1,5 @@
-//! Single use of login states across instances: the state is recorded when `/auth` consumes it.
+//! Single use of login states across instances: `/auth` records the state as used in the same
+//! statement that signs the user in (`db::sessions::login`).
 
 use std::time::Duration;
 
@@ -7,14 +8,9 @@ use sha2::{Digest, Sha256};
 
 use crate::schema::consumed_login_states as states;
 
-/// Records the state as used; false when it was used before (a replayed callback).
-pub fn consume(conn: &mut PgConnection, state: &str) -> QueryResult<bool> {
-    let hash = Sha256::digest(state.as_bytes()).to_vec();
-    let inserted = diesel::insert_into(states::table)
-        .values(states::state_hash.eq(hash))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    Ok(inserted == 1)
+/// What is stored of a used state: its SHA-256 (`db::sessions::login` records it).
+pub fn hash(state: &str) -> Vec<u8> {
+    Sha256::digest(state.as_bytes()).to_vec()
 }
 
 /// Forgets states older than any login could be; they cannot be replayed past the login timeout.

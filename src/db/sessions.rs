@@ -46,18 +46,24 @@ struct LoginRow {
 
 /// Upserts the user and opens a session in one statement (one round trip): two simultaneous
 /// first logins of one person meet at the unique (issuer, subject) constraint and make one row;
-/// the profile is refreshed, `updated_at` moves only when it changed.
+/// the profile is refreshed, `updated_at` moves only when it changed. A browser login also
+/// records its state as used (`login_states::hash`) in the same statement; when the state was
+/// used before (a replayed callback), nothing is written and the result is `None`.
 pub fn login(
     conn: &mut PgConnection,
     identity: &Identity,
     jti: &str,
     ttl: Duration,
     device: &Device,
-) -> QueryResult<(User, Uuid)> {
-    let row: LoginRow = diesel::sql_query(
-        "WITH u AS ( \
+    state_hash: Option<&[u8]>,
+) -> QueryResult<Option<(User, Uuid)>> {
+    let row: Option<LoginRow> = diesel::sql_query(
+        "WITH first_use AS ( \
+           INSERT INTO consumed_login_states (state_hash) SELECT $11 WHERE $11 IS NOT NULL \
+           ON CONFLICT DO NOTHING RETURNING 1 \
+         ), u AS ( \
            INSERT INTO users (issuer, subject, email, email_verified, name, picture) \
-           VALUES ($1, $2, $3, $4, $5, $6) \
+           SELECT $1, $2, $3, $4, $5, $6 WHERE $11 IS NULL OR EXISTS (SELECT 1 FROM first_use) \
            ON CONFLICT (issuer, subject) DO UPDATE SET \
              email = EXCLUDED.email, email_verified = EXCLUDED.email_verified, \
              name = EXCLUDED.name, picture = EXCLUDED.picture, \
@@ -82,8 +88,10 @@ pub fn login(
     .bind::<Timestamptz, _>(Utc::now() + ttl)
     .bind::<Nullable<Text>, _>(device.user_agent.as_deref())
     .bind::<Nullable<Text>, _>(device.ip.as_deref())
-    .get_result(conn)?;
-    Ok((row.user, row.session_id))
+    .bind::<Nullable<Bytea>, _>(state_hash)
+    .get_result(conn)
+    .optional()?;
+    Ok(row.map(|row| (row.user, row.session_id)))
 }
 
 /// What presenting a refresh token did.

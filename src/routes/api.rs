@@ -50,7 +50,9 @@ pub async fn google_login(
         }
     }
     crate::policy::admit(&identity, &settings)?;
-    let issued = sessions::sign_in(&pool, &keys, identity, crate::http::device(&req, &settings)).await?;
+    let issued = sessions::sign_in(&pool, &keys, identity, crate::http::device(&req, &settings), None)
+        .await?
+        .ok_or_else(|| AppError::internal("signing in opened no session"))?;
     let user = &issued.user;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
         "user": {

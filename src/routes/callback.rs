@@ -3,7 +3,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::config::Settings;
-use crate::db::{self, login_states, PgPool};
+use crate::db::PgPool;
 use crate::errors::AppError;
 use crate::login_session::LoginSession;
 use crate::oidc::OidcClient;
@@ -66,14 +66,15 @@ pub async fn callback(
         return Err(failed("the sign-in took too long; please start again"));
     }
     oidc.check_response_issuer(iss.as_deref()).await?;
-    let first_use = db::run(&pool, move |conn| Ok(login_states::consume(conn, &state)?)).await?;
-    if !first_use {
-        return Err(failed("this sign-in response was already used"));
-    }
-
+    // The provider refuses a code used before; the state is recorded as used with the sign-in
+    // itself, so a replay is refused even by a provider that does not (and costs no extra round
+    // trip to the database).
     let identity = oidc.finish_login(code, &pending).await?;
     crate::policy::admit(&identity, &settings)?;
-    let issued = sessions::sign_in(&pool, &keys, identity, http::device(&req, &settings)).await?;
+    let device = http::device(&req, &settings);
+    let issued = sessions::sign_in(&pool, &keys, identity, device, Some(&state))
+        .await?
+        .ok_or_else(|| failed("this sign-in response was already used"))?;
     let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.frontend_url.clone());
     log::info!("user {} signed in (session {})", issued.user.id, issued.sid);
     let secure = settings.cookie_secure;

@@ -25,6 +25,44 @@ async fn callback_with(app: &TestApp, fake: &FakeProvider, forge: impl FnOnce(&s
     (browser, response)
 }
 
+#[tokio::test]
+async fn a_replay_is_refused_even_by_a_provider_that_accepts_a_code_twice() {
+    let trusted = Key::trusted();
+    let fake = FakeProvider::start(&[&trusted]).await;
+    let app = app_for(&fake).await;
+    let browser = app.browser();
+    let authorize = browser.start_login(None).await;
+    let saved_session = browser.cookie("doorman_login").unwrap();
+    let id_token = trusted.sign(&fake.claims("replayed", &param(&authorize, "nonce")));
+    fake.answer_with(id_token.clone());
+    let callback = format!(
+        "/auth?code=reusable&state={}&iss={}",
+        param(&authorize, "state"),
+        crate::helpers::urlencode(&fake.issuer)
+    );
+    assert_eq!(browser.get(&callback).await.status(), StatusCode::SEE_OTHER);
+
+    // The fake provider exchanges the code again; the state, recorded as used, stops the login.
+    fake.answer_with(id_token);
+    let thief = app.browser();
+    thief.set_cookie("doorman_login", &saved_session);
+    let replay = thief.get(&callback).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert!(!set_cookies(&replay).contains_key("access_token"));
+    let page = replay.text().await.unwrap();
+    assert!(page.contains("already used"), "{page}");
+    let user = &app.user_rows("replayed")[0];
+    let sessions: i64 = diesel::RunQueryDsl::get_result(
+        diesel::QueryDsl::count(diesel::QueryDsl::filter(
+            doorman::schema::issued_tokens::table,
+            diesel::ExpressionMethods::eq(doorman::schema::issued_tokens::user_id, user.id),
+        )),
+        &mut app.db(),
+    )
+    .unwrap();
+    assert_eq!(sessions, 1, "the replay opened no session");
+}
+
 async fn assert_rejected(response: Response, status: StatusCode) {
     assert_eq!(response.status(), status);
     assert!(!set_cookies(&response).contains_key("access_token"), "no access cookie");

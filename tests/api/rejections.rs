@@ -56,10 +56,11 @@ async fn a_replayed_callback_is_refused_even_with_the_old_session_cookie() {
 
     // Same browser again: the session no longer holds the state.
     assert_refused(browser.get(callback.as_str()).await, StatusCode::BAD_REQUEST, "does not match a login").await;
-    // A copy of the cookie from before the callback: the state was recorded as used.
+    // A copy of the cookie from before the callback: the provider refuses the used code (and
+    // were it to accept it, the used state would stop the replay: forged_tokens.rs).
     let thief = app.browser();
     thief.set_cookie("doorman_login", &saved_session);
-    assert_refused(thief.get(callback.as_str()).await, StatusCode::BAD_REQUEST, "already used").await;
+    assert_refused(thief.get(callback.as_str()).await, StatusCode::BAD_REQUEST, "used already").await;
 }
 
 #[tokio::test]
