@@ -113,6 +113,13 @@ impl FakeProvider {
         FakeProvider { issuer, state }
     }
 
+    /// Where this provider would send the browser back after `authorize` (our `/login`'s
+    /// redirect), with `code`, the login's state and RFC 9207's `iss`.
+    pub fn callback_path(&self, authorize: &url::Url, code: &str) -> String {
+        let state = crate::helpers::param(authorize, "state");
+        format!("/auth?code={code}&state={state}&iss={}", crate::helpers::urlencode(&self.issuer))
+    }
+
     /// The ID token the next code exchange answers with.
     pub fn answer_with(&self, id_token: String) {
         self.state.lock().unwrap().next_id_token = Some(id_token);

@@ -94,9 +94,7 @@ async fn login_against(fake: &FakeProvider, app: &TestApp) -> (StatusCode, Durat
     let key = Key::trusted();
     fake.answer_with(key.sign(&fake.claims("slowpoke", &param(&authorize, "nonce"))));
     let started = Instant::now();
-    let url =
-        format!("/auth?code=c&state={}&iss={}", param(&authorize, "state"), crate::helpers::urlencode(&fake.issuer));
-    let status = browser.get(&url).await.status();
+    let status = browser.get(&fake.callback_path(&authorize, "c")).await.status();
     (status, started.elapsed())
 }
 

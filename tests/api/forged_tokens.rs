@@ -19,9 +19,7 @@ async fn callback_with(app: &TestApp, fake: &FakeProvider, forge: impl FnOnce(&s
     let authorize = browser.start_login(None).await;
     assert!(authorize.as_str().starts_with(&fake.issuer));
     fake.answer_with(forge(&param(&authorize, "nonce")));
-    let state = param(&authorize, "state");
-    let iss = crate::helpers::urlencode(&fake.issuer);
-    let response = browser.get(&format!("/auth?code=fake-code&state={state}&iss={iss}")).await;
+    let response = browser.get(&fake.callback_path(&authorize, "fake-code")).await;
     (browser, response)
 }
 
@@ -35,11 +33,7 @@ async fn a_replay_is_refused_even_by_a_provider_that_accepts_a_code_twice() {
     let saved_session = browser.cookie("doorman_login").unwrap();
     let id_token = trusted.sign(&fake.claims("replayed", &param(&authorize, "nonce")));
     fake.answer_with(id_token.clone());
-    let callback = format!(
-        "/auth?code=reusable&state={}&iss={}",
-        param(&authorize, "state"),
-        crate::helpers::urlencode(&fake.issuer)
-    );
+    let callback = fake.callback_path(&authorize, "reusable");
     assert_eq!(browser.get(&callback).await.status(), StatusCode::SEE_OTHER);
 
     // The fake provider exchanges the code again; the state, recorded as used, stops the login.
@@ -86,9 +80,7 @@ async fn a_genuine_token_passes_and_pkce_and_profile_updates_work() {
     let authorize = browser.start_login(None).await;
     let claims = fake.claims("ivy", &param(&authorize, "nonce"));
     fake.answer_with(trusted.sign(&claims));
-    let state = param(&authorize, "state");
-    let response =
-        browser.get(&format!("/auth?code=c1&state={state}&iss={}", crate::helpers::urlencode(&fake.issuer))).await;
+    let response = browser.get(&fake.callback_path(&authorize, "c1")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/chat");
 
@@ -227,9 +219,7 @@ async fn a_code_the_provider_refuses_gives_a_4xx_page() {
     let browser = app.browser();
     let authorize = browser.start_login(None).await;
     // No token queued: the fake answers invalid_grant.
-    let state = param(&authorize, "state");
-    let response =
-        browser.get(&format!("/auth?code=used&state={state}&iss={}", crate::helpers::urlencode(&fake.issuer))).await;
+    let response = browser.get(&fake.callback_path(&authorize, "used")).await;
     assert_rejected(response, StatusCode::BAD_REQUEST).await;
 }
 
