@@ -187,24 +187,33 @@ pub fn wants_json(req: &HttpRequest) -> bool {
 }
 
 /// The response to send instead: `AppError`s as JSON for clients that want JSON, and the rate
-/// limiter's JSON 429 as a page for browsers.
+/// limiter's JSON 429 as a page for browsers. The CORS headers of the original are kept, so a
+/// page on an allowed origin can read the error.
 pub fn replacement<B>(response: &ServiceResponse<B>, json: bool) -> Option<HttpResponse> {
-    if json {
-        return response.response().error().and_then(|e| e.as_error::<AppError>()).map(AppError::json_response);
-    }
-    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+    let mut replacement = if json {
+        response.response().error().and_then(|e| e.as_error::<AppError>()).map(AppError::json_response)?
+    } else if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        let page = AppError::rejected(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many sign-in attempts from your address; please wait a moment and try again",
+        );
+        let mut html = page.error_response();
+        if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+            html.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+        }
+        html
+    } else {
         return None;
+    };
+    let cors = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("access-control-") || *name == header::VARY);
+    for (name, value) in cors {
+        replacement.headers_mut().append(name.clone(), value.clone());
     }
-    let page = AppError::rejected(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "too many sign-in attempts from your address; please wait a moment and try again",
-    );
-    let mut html = page.error_response();
-    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
-        html.headers_mut().insert(header::RETRY_AFTER, retry.clone());
-    }
-    Some(html)
+    Some(replacement)
 }
 
 /// Turns actix's own extractor errors (bad query strings) into our 400.

@@ -214,4 +214,17 @@ async fn cors_allows_configured_origins_only() {
     let refused = preflight("https://evil.example").await.unwrap();
     assert!(refused.headers().get("access-control-allow-origin").is_none());
     assert!(!refused.status().is_success());
+
+    // The page must be able to read an error too: the JSON error keeps the CORS headers.
+    let error = api
+        .http
+        .post(api.app.url("/api/v1/auth/token/refresh/"))
+        .header("origin", "https://app.example")
+        .json(&serde_json::json!({ "refresh": "not-a-token" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error.headers()["access-control-allow-origin"], "https://app.example");
+    assert_eq!(error.json::<serde_json::Value>().await.unwrap()["error"], "invalid_token");
 }
