@@ -4,7 +4,8 @@
 //!
 //! One layer instead of five: every actix middleware layer boxes futures and moves the request
 //! and the response through its state, and five of them were a measurable share of a guarded
-//! request (bench/README.md). Each step lives with its concern; this only puts them in order.
+//! request (README.md, Benchmarks). Each step lives with its concern; this only puts them in
+//! order.
 
 use std::sync::Arc;
 use std::time::Instant;
