@@ -20,9 +20,10 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# What building and running the app needs: libpq for diesel, a PostgreSQL server, Node for the provider.
+# What building and running the app needs: OpenSSL's headers for the libpq that diesel builds
+# from source (pq-sys "bundled"), a PostgreSQL server, Node for the provider.
 ensure_base_tools() {
-  apt_install libpq-dev pkg-config ca-certificates curl
+  apt_install libssl-dev pkg-config ca-certificates curl
   if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
     apt_install postgresql
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
