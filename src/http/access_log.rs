@@ -43,10 +43,7 @@ pub fn write<B: MessageBody>(response: &ServiceResponse<B>, id: &HeaderValue, cl
         line.text(b" path=").quoted(request.path());
         line.text(b" status=").number(response.status().as_u16().into());
         line.text(b" bytes=").number(bytes);
-        let micros = took.as_micros().min(u128::from(u64::MAX)) as u64;
-        line.text(b" duration_ms=").number(micros / 1000).text(b".");
-        let fraction = micros % 1000;
-        line.text(&[b'0' + (fraction / 100) as u8, b'0' + (fraction / 10 % 10) as u8, b'0' + (fraction % 10) as u8]);
+        line.text(b" duration_ms=").millis(took);
         line.buf.push(b'\n');
         logging::append(&line.buf);
     });
@@ -82,6 +79,14 @@ impl Line {
     fn number(&mut self, n: u64) -> &mut Self {
         self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self
+    }
+
+    /// Milliseconds with three decimals, as `{:.3}` would write them.
+    fn millis(&mut self, took: Duration) -> &mut Self {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let fraction = micros % 1000;
+        self.number(micros / 1000).text(b".");
+        self.text(&[b'0' + (fraction / 100) as u8, b'0' + (fraction / 10 % 10) as u8, b'0' + (fraction % 10) as u8])
     }
 
     fn client(&mut self, client: Option<IpAddr>) -> &mut Self {
@@ -159,6 +164,21 @@ mod tests {
                 })
                 .ends_with(&format!("] {path:?}")),
                 "{path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_are_written_as_milliseconds_with_three_decimals() {
+        for micros in [0, 7, 101, 1_000, 12_005, 3_600_000_001] {
+            let took = Duration::from_micros(micros);
+            let expected = format!("] {:.3}", micros as f64 / 1000.0);
+            assert!(
+                line(|l| {
+                    l.millis(took);
+                })
+                .ends_with(&expected),
+                "{micros} µs"
             );
         }
     }
