@@ -216,7 +216,7 @@ if startup:
 w("")
 
 if warn and app:
-    warn_ratios, warn_ratio = round_ratios(warn, base)
+    _, warn_ratio = round_ratios(warn, base)
     w("## Diagnostic: a second app instance with RUST_LOG=warn (no per-request log line), in the same rounds")
     w("")
     w("| | app (info) | app (warn) | baseline |")
