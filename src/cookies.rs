@@ -6,6 +6,8 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::HttpRequest;
 
+use crate::tokens::TokenKeys;
+
 /// Name of the cookie carrying the access JWT (runtime contract).
 pub const ACCESS_COOKIE: &str = "access_token";
 /// Name of the cookie carrying this browser's refresh token (runtime contract).
@@ -26,12 +28,20 @@ fn build(name: &'static str, value: String, lifetime: Duration, secure: bool) ->
         .finish()
 }
 
-pub fn access(token: String, lifetime: Duration, secure: bool) -> Cookie<'static> {
+fn access(token: String, lifetime: Duration, secure: bool) -> Cookie<'static> {
     build(ACCESS_COOKIE, token, lifetime, secure)
 }
 
-pub fn refresh(token: String, lifetime: Duration, secure: bool) -> Cookie<'static> {
+fn refresh(token: String, lifetime: Duration, secure: bool) -> Cookie<'static> {
     build(REFRESH_COOKIE, token, lifetime, secure)
+}
+
+/// The cookies for freshly issued tokens; no refresh cookie when there is no new refresh token
+/// (another request rotated it a moment ago and the browser keeps the newer one).
+pub fn issued(access: String, refresh: Option<String>, keys: &TokenKeys, secure: bool) -> Vec<Cookie<'static>> {
+    let mut cookies = vec![self::access(access, keys.access_ttl(), secure)];
+    cookies.extend(refresh.map(|r| self::refresh(r, keys.refresh_ttl(), secure)));
+    cookies
 }
 
 /// Expired copies of both cookies, which make the browser drop them.

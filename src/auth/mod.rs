@@ -96,9 +96,7 @@ async fn renew(req: &HttpRequest, keys: &TokenKeys, refresh: &str, access_error:
     let secure = settings.cookie_secure;
     match sessions::refresh(pool, keys, refresh, true).await.map_err(AuthFailure::Unavailable)? {
         Ok(issued) => {
-            let mut renewed = vec![cookies::access(issued.access, keys.access_ttl(), secure)];
-            renewed.extend(issued.refresh.map(|r| cookies::refresh(r, keys.refresh_ttl(), secure)));
-            renewal::set_cookies(req, renewed);
+            renewal::set_cookies(req, cookies::issued(issued.access, issued.refresh, keys, secure));
             let profile = issued.user.profile();
             Ok(Some(AuthenticatedUser {
                 id: issued.user.id,

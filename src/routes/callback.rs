@@ -77,11 +77,9 @@ pub async fn callback(
         .ok_or_else(|| failed("this sign-in response was already used"))?;
     let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.frontend_url.clone());
     log::info!("user {} signed in (session {})", issued.user.id, issued.sid);
-    let secure = settings.cookie_secure;
     let mut response = super::see_other(&destination);
-    response.cookie(cookies::access(issued.access, keys.access_ttl(), secure));
-    if let Some(refresh) = issued.refresh {
-        response.cookie(cookies::refresh(refresh, keys.refresh_ttl(), secure));
+    for cookie in cookies::issued(issued.access, issued.refresh, &keys, settings.cookie_secure) {
+        response.cookie(cookie);
     }
     Ok(response.finish())
 }
