@@ -6,6 +6,7 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::HttpRequest;
 
+use crate::config::CookieSettings;
 use crate::tokens::TokenKeys;
 
 /// Name of the cookie carrying the access JWT (runtime contract).
@@ -13,41 +14,38 @@ pub const ACCESS_COOKIE: &str = "access_token";
 /// Name of the cookie carrying this browser's refresh token (runtime contract).
 pub const REFRESH_COOKIE: &str = "refresh_token";
 /// Name of actix-session's encrypted login cookie.
-pub const LOGIN_SESSION_COOKIE: &str = "doorman_login";
+pub const LOGIN_COOKIE: &str = "doorman_login";
 
 /// HttpOnly, SameSite=Lax (Strict would drop it on the first page after the provider's
 /// redirect), Path=/, Max-Age = the token's lifetime. The refresh cookie needs Path=/ too: any
 /// guarded page may have to renew an expired access token in place.
-fn build(name: &'static str, value: String, lifetime: Duration, secure: bool) -> Cookie<'static> {
+fn build(name: &'static str, value: String, lifetime: Duration, settings: CookieSettings) -> Cookie<'static> {
     Cookie::build(name, value)
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
-        .secure(secure)
+        .secure(settings.secure)
         .max_age(CookieDuration::seconds(lifetime.as_secs() as i64))
         .finish()
 }
 
-fn access(token: String, lifetime: Duration, secure: bool) -> Cookie<'static> {
-    build(ACCESS_COOKIE, token, lifetime, secure)
-}
-
-fn refresh(token: String, lifetime: Duration, secure: bool) -> Cookie<'static> {
-    build(REFRESH_COOKIE, token, lifetime, secure)
-}
-
 /// The cookies for freshly issued tokens; no refresh cookie when there is no new refresh token
 /// (another request rotated it a moment ago and the browser keeps the newer one).
-pub fn issued(access: String, refresh: Option<String>, keys: &TokenKeys, secure: bool) -> Vec<Cookie<'static>> {
-    let mut cookies = vec![self::access(access, keys.access_ttl(), secure)];
-    cookies.extend(refresh.map(|r| self::refresh(r, keys.refresh_ttl(), secure)));
+pub fn issued(
+    access: String,
+    refresh: Option<String>,
+    keys: &TokenKeys,
+    settings: CookieSettings,
+) -> Vec<Cookie<'static>> {
+    let mut cookies = vec![build(ACCESS_COOKIE, access, keys.access_ttl(), settings)];
+    cookies.extend(refresh.map(|r| build(REFRESH_COOKIE, r, keys.refresh_ttl(), settings)));
     cookies
 }
 
 /// Expired copies of both cookies, which make the browser drop them.
-pub fn clear_all(secure: bool) -> [Cookie<'static>; 2] {
+pub fn clear_all(settings: CookieSettings) -> [Cookie<'static>; 2] {
     [ACCESS_COOKIE, REFRESH_COOKIE].map(|name| {
-        let mut cookie = build(name, String::new(), Duration::ZERO, secure);
+        let mut cookie = build(name, String::new(), Duration::ZERO, settings);
         cookie.make_removal();
         cookie
     })

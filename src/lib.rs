@@ -1,20 +1,23 @@
 //! Doorman: sign people in with Google (OpenID Connect) and keep them signed in with cookies.
+//!
+//! Layers, each importing only those below it (checked by `tests/layers.rs`):
+//! `startup` → `routes` → `auth`, `http`, `login_cookie` → `state`, `services` → `error`,
+//! `cookies`, `templates` → `oidc`, `db`, `tokens` → `config`, `next_path`, `schema`, `logging`.
 
 pub mod auth;
 pub mod config;
 pub mod cookies;
 pub mod db;
-pub mod errors;
+pub mod error;
 pub mod http;
 pub mod logging;
-pub mod login_session;
+pub mod login_cookie;
 pub mod next_path;
 pub mod oidc;
-pub mod policy;
-pub mod rate_limit;
 pub mod routes;
 pub mod schema;
-pub mod sessions;
+pub mod services;
 pub mod startup;
+pub mod state;
 pub mod templates;
 pub mod tokens;

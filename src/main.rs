@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let bind = settings.bind_addr;
+    let bind = settings.server.bind_addr;
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {

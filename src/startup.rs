@@ -11,13 +11,15 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::{self, login_states};
-use crate::errors::{bad_input, bad_json};
+use crate::error::chain;
+use crate::http::bad_input::{bad_json, bad_query};
 use crate::http::edge;
-use crate::login_session::LoginSessionConfig;
+use crate::http::rate_limit::RateLimit;
+use crate::login_cookie::LoginCookieConfig;
 use crate::oidc::OidcClient;
-use crate::rate_limit::RateLimit;
 use crate::routes;
-use crate::tokens::{AccessSigner, TokenKeys};
+use crate::state::AppState;
+use crate::tokens::TokenKeys;
 
 /// How often consumed login states older than the login timeout are deleted.
 const STATE_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
@@ -36,15 +38,16 @@ pub struct Application {
 impl Application {
     /// Binds BIND_ADDR and builds the server.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(settings.bind_addr)
-            .map_err(|e| StartupError(format!("cannot listen on BIND_ADDR {}: {e}", settings.bind_addr)))?;
+        let bind = settings.server.bind_addr;
+        let listener =
+            TcpListener::bind(bind).map_err(|e| StartupError(format!("cannot listen on BIND_ADDR {bind}: {e}")))?;
         Self::build_with_listener(settings, listener).await
     }
 
     /// Builds the server on an already bound listener; applies migrations first.
     pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
         let port = listener.local_addr().map_err(|e| StartupError(e.to_string()))?.port();
-        let pool = db::pool(&settings);
+        let pool = db::pool(&settings.database);
         let migrating = pool.clone();
         let applied = web::block(move || db::migrate(&migrating))
             .await
@@ -54,13 +57,18 @@ impl Application {
             log::info!("applied {applied} database migration(s)");
         }
 
-        let keys = token_keys(&settings)?;
-        keys.self_check().map_err(|e| StartupError(format!("JWT_SECRET_KEY: cannot sign tokens: {e}")))?;
-        let oidc = OidcClient::new(&settings).map_err(|e| StartupError(format!("OIDC_ISSUER: {e}")))?;
-        oidc.warm_up().await;
+        let tokens = TokenKeys::from_settings(&settings.tokens)
+            .map_err(|e| StartupError(format!("configuration error: {e}")))?;
+        tokens.self_check().map_err(|e| StartupError(format!("JWT_SECRET_KEY: cannot sign tokens: {e}")))?;
+        let oidc = OidcClient::new(&settings.provider, &settings.site.redirect_url)
+            .map_err(|e| StartupError(format!("OIDC_ISSUER: {}", chain(&e))))?;
+        if let Err(e) = oidc.warm_up().await {
+            log::warn!("{}; will try again at the first login", chain(&e));
+        }
 
-        spawn_state_cleanup(pool.clone(), settings.login_timeout);
-        let server = server(settings, listener, pool, keys, oidc)?;
+        spawn_state_cleanup(pool.clone(), settings.login.timeout);
+        let state = AppState { settings, pool, tokens, oidc };
+        let server = server(state, listener)?;
         Ok(Application { port, server })
     }
 
@@ -74,32 +82,20 @@ impl Application {
     }
 }
 
-fn server(
-    settings: Settings,
-    listener: TcpListener,
-    pool: db::PgPool,
-    keys: TokenKeys,
-    oidc: OidcClient,
-) -> Result<Server, StartupError> {
-    let login_session = LoginSessionConfig::new(&settings.secret_key, settings.login_timeout, settings.cookie_secure);
-    let cors_origins = settings.cors_allowed_origins.clone();
-    let trusted = std::sync::Arc::new(settings.trusted_proxies.clone());
+fn server(state: AppState, listener: TcpListener) -> Result<Server, StartupError> {
+    let settings = &state.settings;
+    let login_cookie = LoginCookieConfig::new(&settings.login, settings.cookies);
+    let cors_origins = settings.server.cors_allowed_origins.clone();
+    let trusted = settings.server.trusted_proxies.clone();
     // Created once, outside the per-worker factory, so all workers share one budget per client.
-    let limit =
-        RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst, settings.trusted_proxies.clone());
-    let settings = web::Data::new(settings);
-    let pool = web::Data::new(pool);
-    let keys = web::Data::new(keys);
-    let oidc = web::Data::new(oidc);
+    let limit = RateLimit::new(settings.limits, trusted.clone());
+    let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(settings.clone())
-            .app_data(pool.clone())
-            .app_data(keys.clone())
-            .app_data(oidc.clone())
-            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
+            .app_data(state.clone())
+            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_query(e)))
             .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_json(e)))
-            .configure(|cfg| routes::configure(cfg, &limit, &login_session))
+            .configure(|cfg| routes::configure(cfg, &limit, &login_cookie))
             .default_service(web::to(routes::not_found))
             // Without allowed origins there is nothing for CORS to answer; browsers refuse
             // cross-origin reads of responses that carry no CORS headers.
@@ -114,17 +110,6 @@ fn server(
     .shutdown_timeout(10)
     .run();
     Ok(server)
-}
-
-fn token_keys(settings: &Settings) -> Result<TokenKeys, StartupError> {
-    let signer = match &settings.jwt_private_key_file {
-        None => None,
-        Some(path) => Some(
-            AccessSigner::from_files(path, settings.jwt_key_id.clone(), settings.jwt_previous_jwks_file.as_deref())
-                .map_err(|e| StartupError(format!("configuration error: JWT_PRIVATE_KEY_FILE {e}")))?,
-        ),
-    };
-    Ok(TokenKeys::new(&settings.jwt_secret_key, signer, settings.access_token_ttl, settings.refresh_token_ttl))
 }
 
 /// Cross-origin requests only from CORS_ALLOWED_ORIGINS, with credentials (cookies) allowed
@@ -144,9 +129,8 @@ fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {
         let mut tick = tokio::time::interval(STATE_CLEANUP_INTERVAL);
         loop {
             tick.tick().await;
-            let result = db::run(&pool, move |conn| Ok(login_states::forget_older_than(conn, max_age)?)).await;
-            if let Err(e) = result {
-                log::warn!("cleaning up consumed login states failed: {e}");
+            if let Err(e) = db::run(&pool, move |conn| login_states::forget_older_than(conn, max_age)).await {
+                log::warn!("cleaning up consumed login states failed: {}", chain(&e));
             }
         }
     });

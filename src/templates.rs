@@ -1,4 +1,5 @@
-//! One askama template per page; all extend `templates/base.html`.
+//! One askama template per page; all extend `templates/base.html`. Page models hold only what
+//! the page shows, already in words; the routes build them.
 
 use askama::Template;
 
@@ -31,20 +32,6 @@ pub struct SessionView {
     pub created: String,
     pub last_used: String,
     pub current: bool,
-}
-
-impl SessionView {
-    pub fn new(row: crate::db::sessions::SessionRow, current: Option<uuid::Uuid>) -> Self {
-        let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
-        SessionView {
-            id: row.id.to_string(),
-            device: row.user_agent.unwrap_or_else(|| "unknown device".to_owned()),
-            ip: row.ip.unwrap_or_else(|| "unknown".to_owned()),
-            created: when(row.created_at),
-            last_used: when(row.last_used_at),
-            current: Some(row.id) == current,
-        }
-    }
 }
 
 /// `GET /sessions`: where the user is signed in, with revoke buttons.

@@ -3,19 +3,17 @@
 //! cookie. A browser whose access cookie has expired but whose refresh cookie is valid is
 //! signed in again on the spot, and both cookies are renewed on the same response.
 
-pub mod renewal;
-
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::{ready, Either, LocalBoxFuture, Ready};
 use uuid::Uuid;
 
-use crate::config::Settings;
 use crate::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
-use crate::db::PgPool;
-use crate::errors::AppError;
+use crate::error::AppError;
+use crate::http::cookie_updates;
 use crate::next_path::NextPath;
-use crate::sessions;
-use crate::tokens::{AccessClaims, TokenError, TokenKeys};
+use crate::services::refresh;
+use crate::state::AppState;
+use crate::tokens::{AccessClaims, Profile, TokenError, TokenKeys};
 
 /// A request carrying a valid access token (or a browser session just renewed).
 #[derive(Debug, Clone)]
@@ -29,6 +27,10 @@ pub struct AuthenticatedUser {
 }
 
 impl AuthenticatedUser {
+    fn new(id: Uuid, sid: Option<Uuid>, profile: Profile) -> Self {
+        AuthenticatedUser { id, sid, email: profile.email, name: profile.name, picture: profile.picture }
+    }
+
     /// What to call the user on a page.
     pub fn display_name(&self) -> String {
         self.name.clone().or_else(|| self.email.clone()).unwrap_or_else(|| "there".to_owned())
@@ -37,7 +39,7 @@ impl AuthenticatedUser {
 
 impl From<AccessClaims> for AuthenticatedUser {
     fn from(c: AccessClaims) -> Self {
-        AuthenticatedUser { id: c.sub, sid: c.sid, email: c.email, name: c.name, picture: c.picture }
+        Self::new(c.sub, c.sid, Profile { email: c.email, name: c.name, picture: c.picture })
     }
 }
 
@@ -88,27 +90,19 @@ fn first_look<'r>(req: &'r HttpRequest, keys: &TokenKeys) -> FirstLook<'r> {
 
 /// Signs a browser in again with its refresh cookie, renewing both cookies on this response,
 /// or clears them when the session is dead.
-async fn renew(req: &HttpRequest, keys: &TokenKeys, refresh: &str, access_error: Option<TokenError>) -> Outcome {
-    let (Some(pool), Some(settings)) = (req.app_data::<web::Data<PgPool>>(), req.app_data::<web::Data<Settings>>())
-    else {
-        return Err(AuthFailure::Token(TokenError::Invalid));
-    };
-    let secure = settings.cookie_secure;
-    match sessions::refresh(pool, keys, refresh, true).await.map_err(AuthFailure::Unavailable)? {
+async fn renew(req: &HttpRequest, state: &AppState, refresh: &str, access_error: Option<TokenError>) -> Outcome {
+    let cookie_settings = state.settings.cookies;
+    match refresh::refresh(&state.pool, &state.tokens, refresh, true).await.map_err(AuthFailure::Unavailable)? {
         Ok(issued) => {
-            renewal::set_cookies(req, cookies::issued(issued.access, issued.refresh, keys, secure));
-            let profile = issued.user.profile();
-            Ok(Some(AuthenticatedUser {
-                id: issued.user.id,
-                sid: Some(issued.sid),
-                email: profile.email,
-                name: profile.name,
-                picture: profile.picture,
-            }))
+            let renewed = cookies::issued(issued.access, issued.refresh, &state.tokens, cookie_settings);
+            cookie_updates::set_cookies(req, renewed);
+            let user = issued.user;
+            let profile = Profile { email: user.email, name: user.name, picture: user.picture };
+            Ok(Some(AuthenticatedUser::new(user.id, Some(issued.sid), profile)))
         }
         Err(why) => {
             log::info!("browser session not renewed: {why}");
-            renewal::set_cookies(req, cookies::clear_all(secure));
+            cookie_updates::set_cookies(req, cookies::clear_all(cookie_settings));
             Err(AuthFailure::Token(access_error.unwrap_or(TokenError::Expired)))
         }
     }
@@ -127,15 +121,15 @@ type Extraction<T> = Either<Ready<Result<T, AppError>>, LocalBoxFuture<'static, 
 
 /// Authenticates the request and lets each extractor decide what the outcome means for it.
 fn extract<T: 'static>(req: &HttpRequest, decide: fn(&HttpRequest, Outcome) -> Result<T, AppError>) -> Extraction<T> {
-    let Some(keys) = req.app_data::<web::Data<TokenKeys>>() else {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Either::Left(ready(decide(req, Err(AuthFailure::Token(TokenError::Invalid)))));
     };
-    match first_look(req, keys) {
+    match first_look(req, &state.tokens) {
         FirstLook::Settled(outcome) => Either::Left(ready(decide(req, outcome))),
         FirstLook::Renew { refresh, access_error } => {
-            let (req, keys, refresh) = (req.clone(), keys.clone(), refresh.to_owned());
+            let (req, state, refresh) = (req.clone(), state.clone(), refresh.to_owned());
             Either::Right(Box::pin(async move {
-                let outcome = renew(&req, &keys, &refresh, access_error).await;
+                let outcome = renew(&req, &state, &refresh, access_error).await;
                 decide(&req, outcome)
             }))
         }

@@ -1,19 +1,22 @@
 //! PostgreSQL through diesel and an r2d2 pool; every query runs on actix's blocking threads.
+//! Query functions take `&mut PgConnection` and their own input types; failures are `DbError`.
 
+pub mod issued_tokens;
 pub mod login_states;
-pub mod sessions;
+pub mod sign_in;
 pub mod users;
 
 use std::time::Duration;
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError, QueryResult};
 use diesel::RunQueryDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 
-use crate::config::Settings;
-use crate::errors::AppError;
+use crate::config::DatabaseSettings;
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
@@ -23,11 +26,35 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// How long a request waits for a free connection before it is told the database is unavailable.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had, or it broke: worth trying again later.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("a database query failed")]
+    Query(#[source] DieselError),
+    #[error("a blocking database task failed")]
+    Blocking(#[source] actix_web::error::BlockingError),
+}
+
+impl From<DieselError> for DbError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => DbError::Unavailable(Box::new(e)),
+            other => DbError::Query(other),
+        }
+    }
+}
+
 /// Builds the pool without connecting, so the server can start and report readiness honestly.
-pub fn pool(settings: &Settings) -> PgPool {
-    let manager = ConnectionManager::<PgConnection>::new(settings.database_url.expose_secret());
+pub fn pool(settings: &DatabaseSettings) -> PgPool {
+    let manager = ConnectionManager::<PgConnection>::new(settings.url.expose_secret());
     Pool::builder()
-        .max_size(settings.db_pool_size)
+        .max_size(settings.pool_size)
         .min_idle(Some(1))
         .connection_timeout(CHECKOUT_TIMEOUT)
         .test_on_check_out(false)
@@ -54,27 +81,27 @@ pub fn migrate(pool: &PgPool) -> Result<usize, String> {
     applied
 }
 
-/// Runs a blocking diesel closure on actix's thread pool with a connection from the pool.
-pub async fn run<T, F>(pool: &PgPool, work: F) -> Result<T, AppError>
+/// Runs blocking diesel work on actix's thread pool with a connection from the pool.
+pub async fn run<T, F>(pool: &PgPool, work: F) -> Result<T, DbError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    F: FnOnce(&mut PgConnection) -> QueryResult<T> + Send + 'static,
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(AppError::database_unavailable)?;
-        work(&mut conn)
+        let mut conn = pool.get().map_err(|e| DbError::Unavailable(Box::new(e)))?;
+        work(&mut conn).map_err(DbError::from)
     })
     .await
-    .map_err(|e| AppError::internal(format!("blocking task failed: {e}")))?
+    .map_err(DbError::Blocking)?
 }
 
 /// True when the database answers a trivial query.
 pub async fn is_ready(pool: &PgPool) -> bool {
-    run(pool, |conn| {
-        diesel::sql_query("SELECT 1").execute(conn).map_err(AppError::database_unavailable)?;
-        Ok(())
-    })
-    .await
-    .is_ok()
+    run(pool, |conn| diesel::sql_query("SELECT 1").execute(conn)).await.is_ok()
+}
+
+/// What is stored of a secret value (a refresh token's jti, a used login state): its SHA-256.
+pub fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
 }

@@ -22,9 +22,13 @@ pub struct User {
     pub last_login_at: DateTime<Utc>,
 }
 
-impl User {
-    /// The profile its access tokens carry.
-    pub fn profile(&self) -> crate::tokens::Profile {
-        crate::tokens::Profile { email: self.email.clone(), name: self.name.clone(), picture: self.picture.clone() }
-    }
+/// Who signed in, as a provider vouched for it: what a sign-in writes to `users`.
+#[derive(Debug, Clone)]
+pub struct NewIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub picture: Option<String>,
 }

@@ -1,13 +1,15 @@
+//! The device a session is started from, as the sessions page shows it.
+
 use actix_web::{http::header, HttpRequest};
 
 use super::client_ip;
-use crate::config::Settings;
-use crate::db::sessions::Device;
+use crate::config::TrustedProxies;
+use crate::db::issued_tokens::Device;
 
 const MAX_USER_AGENT: usize = 512;
 
-/// The user agent and client address a session is started from, as the sessions page shows them.
-pub fn device(req: &HttpRequest, settings: &Settings) -> Device {
+/// The user agent (cut to 512 bytes) and the client address behind trusted proxies.
+pub fn device(req: &HttpRequest, trusted: &TrustedProxies) -> Device {
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| {
         let mut ua = ua.trim().to_owned();
         if ua.len() > MAX_USER_AGENT {
@@ -19,5 +21,5 @@ pub fn device(req: &HttpRequest, settings: &Settings) -> Device {
         }
         ua
     });
-    Device { user_agent, ip: client_ip(req, &settings.trusted_proxies).map(|ip| ip.to_string()) }
+    Device { user_agent, ip: client_ip(req, trusted).map(|ip| ip.to_string()) }
 }

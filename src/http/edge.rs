@@ -1,49 +1,45 @@
 //! The one middleware of our own that every request passes through. In order: refuse an
 //! oversized request, give it an id, run the app, re-render errors in the format the client
-//! wants, add the cookies an extractor decided, add security headers and the id, log one line.
+//! wants, add the cookies an extractor decided, add security headers (and `Cache-Control:
+//! no-store` unless the handler chose its caching) and the id, log one line.
 //!
 //! One layer instead of five: every actix middleware layer boxes futures and moves the request
 //! and the response through its state, and five of them were a measurable share of a guarded
 //! request (README.md, Benchmarks). Each step lives with its concern; this only puts them in
 //! order.
 
-use std::sync::Arc;
 use std::time::Instant;
 
+use super::{access_log, client_ip, cookie_updates, limits, negotiate, request_id, security_headers};
+use crate::config::TrustedProxies;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use ipnet::IpNet;
-
-use super::{access_log, client_ip, limits, request_id, security_headers};
-use crate::auth::renewal;
-use crate::errors;
 
 pub async fn edge(
-    trusted: Arc<Vec<IpNet>>,
+    trusted: TrustedProxies,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id::for_request(&req);
-    let logging = access_log::enabled();
-    let client = if logging { client_ip(req.request(), &trusted) } else { None };
-    let json = errors::wants_json(req.request());
+    let json = negotiate::wants_json(req.request());
 
     let response = match limits::refusal(&req) {
         Some(error) => req.error_response(error).map_into_right_body(),
         None => next.call(req).await?.map_into_left_body(),
     };
-    let mut response = match errors::replacement(&response, json) {
+    let mut response = match negotiate::replacement(&response, json) {
         Some(replacement) => ServiceResponse::new(response.into_parts().0, replacement).map_into_right_body(),
         None => response,
     };
-    renewal::apply(&mut response)?;
+    cookie_updates::apply(&mut response)?;
     let headers = response.headers_mut();
     security_headers::add(headers);
     headers.insert(request_id::HEADER, id.clone());
 
-    if logging {
+    if access_log::enabled() {
+        let client = client_ip::for_log(response.request(), &trusted);
         access_log::write(&response, &id, client, started.elapsed());
     }
     Ok(response)

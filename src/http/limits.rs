@@ -1,7 +1,9 @@
+//! Oversized requests are refused before anything parses them.
+
 use actix_web::dev::ServiceRequest;
 use actix_web::http::StatusCode;
 
-use crate::errors::AppError;
+use crate::error::AppError;
 
 /// Longest request target we accept; real ones (the callback with code and state) are far shorter.
 pub const MAX_URI_BYTES: usize = 8 * 1024;

@@ -1,3 +1,5 @@
+//! `X-Request-Id`: one id per request, in the response and in the log line.
+
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{HeaderName, HeaderValue};
 

@@ -1,6 +1,8 @@
 //! Security headers, added unless the handler set its own. HTML pages get the full set; other
 //! responses (JSON, redirects, empty bodies) a policy that allows nothing, per OWASP's advice
-//! for APIs, which also keeps every guarded JSON response a few hundred bytes shorter.
+//! for APIs, which also keeps every guarded JSON response a few hundred bytes shorter. Every
+//! response is `Cache-Control: no-store` unless its handler chose otherwise (the stylesheet, the
+//! JWKS): pages and tokens speak for one signed-in user.
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -10,14 +12,16 @@ const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' 
 /// Nothing may be loaded or framed by anything that is not an HTML page.
 const NOTHING_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
-static PAGE: [(HeaderName, HeaderValue); 4] = [
+static PAGE: [(HeaderName, HeaderValue); 5] = [
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY)),
     (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
     // The callback URL carries the code; no page of ours may leak it onward.
     (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
 ];
-static OTHER: [(HeaderName, HeaderValue); 3] = [
+static OTHER: [(HeaderName, HeaderValue); 4] = [
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(NOTHING_POLICY)),
     (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     // Also on redirects: the browser applies it to the request the redirect leads to.
@@ -53,6 +57,7 @@ mod tests {
         assert_eq!(headers.get(header::CONTENT_SECURITY_POLICY).unwrap(), PAGE_POLICY);
         assert_eq!(headers.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
         assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+        assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
     }
 
     #[test]
@@ -62,6 +67,7 @@ mod tests {
             assert_eq!(headers.get(header::CONTENT_SECURITY_POLICY).unwrap(), NOTHING_POLICY);
             assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
             assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+            assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
             assert!(headers.get(header::X_FRAME_OPTIONS).is_none());
         }
     }
@@ -70,7 +76,9 @@ mod tests {
     fn a_handlers_own_header_wins() {
         let mut headers = HeaderMap::new();
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
         add(&mut headers);
         assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "same-origin");
+        assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "public, max-age=300");
     }
 }

@@ -3,7 +3,7 @@
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier};
 use openidconnect::{ClaimsVerificationError, ClientId, Nonce, SignatureVerificationError};
 
-use super::OidcError;
+use super::{IdTokenProblem, OidcError};
 
 const MAX_SUBJECT_LEN: usize = 255;
 const MAX_PROFILE_FIELD_LEN: usize = 2048;
@@ -21,23 +21,6 @@ pub struct Identity {
     pub access_token_hash: Option<String>,
     /// Google's `hd`: the Workspace domain of the account, absent for consumer accounts.
     pub hosted_domain: Option<String>,
-}
-
-/// A failed check, with the unknown-key case kept apart so the caller can fetch keys again.
-pub(super) enum Rejection {
-    UnknownKey,
-    Expired,
-    Invalid(String),
-}
-
-impl Rejection {
-    pub(super) fn into_error(self) -> OidcError {
-        match self {
-            Rejection::UnknownKey => OidcError::InvalidIdToken("signed by a key the provider does not publish".into()),
-            Rejection::Expired => OidcError::ExpiredIdToken,
-            Rejection::Invalid(why) => OidcError::InvalidIdToken(why),
-        }
-    }
 }
 
 fn bounded(value: Option<&str>) -> Option<String> {
@@ -62,7 +45,8 @@ pub(super) fn verified(
     nonce: Option<&Nonce>,
     accepted_issuers: &[String],
     client_id: &ClientId,
-) -> Result<Identity, Rejection> {
+) -> Result<Identity, OidcError> {
+    let invalid = |problem| OidcError::InvalidIdToken(problem);
     let result = match nonce {
         Some(nonce) => id_token.claims(verifier, nonce),
         // Tokens posted by an app carry a nonce we never saw; the app checked it.
@@ -70,24 +54,24 @@ pub(super) fn verified(
     };
     let claims = result.map_err(|e| match e {
         ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
-            Rejection::UnknownKey
+            invalid(IdTokenProblem::UnknownKey)
         }
-        ClaimsVerificationError::Expired(_) => Rejection::Expired,
-        other => Rejection::Invalid(super::chain(&other)),
+        ClaimsVerificationError::Expired(_) => OidcError::ExpiredIdToken,
+        other => invalid(IdTokenProblem::Claims(other)),
     })?;
     let issuer = claims.issuer().as_str();
     if !accepted_issuers.iter().any(|accepted| accepted == issuer) {
-        return Err(Rejection::Invalid(format!("unexpected issuer {issuer:?}")));
+        return Err(invalid(IdTokenProblem::Issuer(issuer.to_owned())));
     }
     // openidconnect leaves `azp` to us: when present it must be our client.
     if let Some(azp) = claims.authorized_party() {
         if azp.as_str() != client_id.as_str() {
-            return Err(Rejection::Invalid(format!("authorized party {:?} is not this client", azp.as_str())));
+            return Err(invalid(IdTokenProblem::AuthorizedParty(azp.as_str().to_owned())));
         }
     }
     let subject = claims.subject().as_str();
     if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
-        return Err(Rejection::Invalid("subject is empty or longer than 255 bytes".into()));
+        return Err(invalid(IdTokenProblem::Subject));
     }
     Ok(Identity {
         // Stored in one spelling, so Google's two spellings map to the same user.

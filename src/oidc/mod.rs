@@ -1,101 +1,131 @@
-//! Sign-in with an OpenID Connect provider (Google by default) through the `openidconnect` crate.
+//! Sign-in with an OpenID Connect provider (Google by default) through the `openidconnect` crate:
+//! the authorization request, the code exchange and the ID token's verification. Knows nothing
+//! of cookies, pages or the database: it returns its own types and `OidcError`.
 
+mod discovery;
 mod identity;
-mod provider;
 mod rs256;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError};
-use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
+use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce, RedirectUrl, Scope, TokenResponse};
 use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use url::Url;
 
-use crate::config::Settings;
-use crate::login_session::PendingLogin;
+use crate::config::ProviderSettings;
+use discovery::{Discovered, ProviderCache};
 pub use identity::Identity;
-use provider::{Discovered, ProviderCache};
+pub use verify::{IdTokenRules, SigningKeys};
 
-/// Tokens a few seconds past `exp` are still accepted: clocks differ between us and the provider.
-const CLOCK_SKEW: Duration = Duration::from_secs(60);
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Why a sign-in could not be completed. The strings are for logs, never for the page.
+/// Why a sign-in could not be completed. The texts are for logs, never for the page.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
-    #[error("the identity provider is unavailable: {0}")]
-    ProviderUnavailable(String),
-    #[error("the identity provider refused the code: {0}")]
-    CodeRejected(String),
-    #[error("the ID token is invalid: {0}")]
-    InvalidIdToken(String),
+    #[error("the identity provider is unavailable: {what}")]
+    ProviderUnavailable {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the identity provider refused the code")]
+    CodeRejected(#[source] BoxError),
+    #[error("the ID token is invalid")]
+    InvalidIdToken(#[source] IdTokenProblem),
     #[error("the ID token has expired")]
     ExpiredIdToken,
     #[error("the authorization response names issuer {0:?}, not ours")]
     WrongIssuerInResponse(String),
 }
 
-/// Formats an error with its causes, for logs.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
+impl OidcError {
+    fn unavailable(what: &'static str, source: impl Into<BoxError>) -> Self {
+        OidcError::ProviderUnavailable { what, source: source.into() }
     }
-    out
+}
+
+/// What is wrong with an ID token.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenProblem {
+    #[error("the token response has no id_token")]
+    Missing,
+    #[error("not a JWT")]
+    NotAJwt(#[source] BoxError),
+    #[error("signed by a key the provider does not publish")]
+    UnknownKey,
+    #[error("bad RS256 signature")]
+    BadSignature,
+    #[error("its claims were refused")]
+    Claims(#[source] openidconnect::ClaimsVerificationError),
+    #[error("unexpected issuer {0:?}")]
+    Issuer(String),
+    #[error("authorized party {0:?} is not this client")]
+    AuthorizedParty(String),
+    #[error("subject is empty or longer than 255 bytes")]
+    Subject,
+}
+
+/// What a login keeps secret between the authorization request and the callback.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginSecrets {
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Where to send the browser, and the secrets to keep until it comes back.
+pub struct AuthorizationRequest {
+    pub url: Url,
+    pub secrets: LoginSecrets,
 }
 
 /// Our side of the provider: builds authorization URLs, exchanges codes, verifies ID tokens.
 pub struct OidcClient {
     cache: ProviderCache,
+    rules: IdTokenRules,
     issuer: IssuerUrl,
-    accepted_issuers: Vec<String>,
-    client_id: ClientId,
 }
 
 impl OidcClient {
-    pub fn new(settings: &Settings) -> Result<Self, OidcError> {
+    pub fn new(provider: &ProviderSettings, redirect_url: &Url) -> Result<Self, OidcError> {
         let http = openidconnect::reqwest::Client::builder()
             // Following a redirect would let a provider response steer us at internal addresses.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(settings.http_timeout)
-            .connect_timeout(settings.http_timeout.min(Duration::from_secs(5)))
+            .timeout(provider.http_timeout)
+            .connect_timeout(provider.http_timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("doorman/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| OidcError::ProviderUnavailable(format!("cannot build HTTP client: {e}")))?;
+            .map_err(|e| OidcError::unavailable("cannot build HTTP client", e))?;
         // IssuerUrl keeps the string as given; Url adds a trailing slash to a bare host, which
         // would no longer match the `iss` the provider puts in its tokens.
-        let issuer_str = settings.issuer.as_str().trim_end_matches('/').to_owned();
-        let issuer = IssuerUrl::new(issuer_str.clone()).map_err(|e| OidcError::ProviderUnavailable(e.to_string()))?;
-        let mut accepted_issuers = vec![issuer_str];
-        if settings.issuer_is_google() {
-            // Google documents both spellings of its issuer in ID tokens.
-            accepted_issuers.push("accounts.google.com".to_owned());
-        }
-        let client_id = ClientId::new(settings.client_id.clone());
-        let redirect = RedirectUrl::from_url(settings.redirect_url.clone());
+        let issuer = IssuerUrl::new(provider.issuer.as_str().trim_end_matches('/').to_owned())
+            .map_err(|e| OidcError::unavailable("OIDC_ISSUER is not a URL", e))?;
+        let client_id = ClientId::new(provider.client_id.clone());
         let cache = ProviderCache::new(
             issuer.clone(),
             client_id.clone(),
-            ClientSecret::new(settings.client_secret.expose_secret().to_owned()),
-            redirect,
+            ClientSecret::new(provider.client_secret.expose_secret().to_owned()),
+            RedirectUrl::from_url(redirect_url.clone()),
             http,
-            settings.jwks_min_refresh,
+            provider.jwks_min_refresh,
         );
-        Ok(OidcClient { cache, issuer, accepted_issuers, client_id })
+        let rules = IdTokenRules::new(issuer.clone(), provider.is_google(), client_id);
+        Ok(OidcClient { cache, rules, issuer })
     }
 
-    /// Fetches discovery now, so the first login does not wait for it. Failure is not fatal.
-    pub async fn warm_up(&self) {
-        if let Err(e) = self.cache.get().await {
-            log::warn!("{e}; will try again at the first login");
-        }
+    /// Fetches discovery now, so the first login does not wait for it. The caller logs a failure:
+    /// it is not fatal, the first login tries again.
+    pub async fn warm_up(&self) -> Result<(), OidcError> {
+        self.cache.get().await.map(|_| ())
     }
 
     /// The provider's authorization URL with a fresh state, nonce and PKCE (S256) challenge.
-    pub async fn start_login(&self) -> Result<(url::Url, PendingLogin), OidcError> {
+    pub async fn start_login(&self) -> Result<AuthorizationRequest, OidcError> {
         let discovered = self.cache.get().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = discovered
@@ -105,8 +135,12 @@ impl OidcClient {
             .add_scope(Scope::new("profile".to_owned()))
             .set_pkce_challenge(challenge)
             .url();
-        let pending = PendingLogin::new(state.into_secret(), nonce.secret().clone(), verifier.into_secret());
-        Ok((url, pending))
+        let secrets = LoginSecrets {
+            state: state.into_secret(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.into_secret(),
+        };
+        Ok(AuthorizationRequest { url, secrets })
     }
 
     /// Checks the `iss` of an authorization response (RFC 9207). Required when the provider
@@ -128,24 +162,21 @@ impl OidcClient {
     }
 
     /// Exchanges the code (with the PKCE verifier) and verifies the ID token against the nonce.
-    pub async fn finish_login(&self, code: String, pending: &PendingLogin) -> Result<Identity, OidcError> {
+    pub async fn finish_login(&self, code: String, secrets: &LoginSecrets) -> Result<Identity, OidcError> {
         let discovered = self.cache.get().await?;
         let request = discovered
             .client
             .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| OidcError::ProviderUnavailable(format!("no token endpoint: {e}")))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
+            .map_err(|e| OidcError::unavailable("no token endpoint", e))?
+            .set_pkce_verifier(PkceCodeVerifier::new(secrets.pkce_verifier.clone()));
         let response = request.request_async(self.cache.http()).await.map_err(|e| match e {
-            RequestTokenError::ServerResponse(body) => OidcError::CodeRejected(body.to_string()),
-            RequestTokenError::Request(e) => {
-                OidcError::ProviderUnavailable(format!("token request failed: {}", chain(&e)))
-            }
-            other => OidcError::ProviderUnavailable(format!("token endpoint answered garbage: {}", chain(&other))),
+            // The provider's `error` and `error_description`; no secret of ours.
+            RequestTokenError::ServerResponse(body) => OidcError::CodeRejected(body.to_string().into()),
+            RequestTokenError::Request(e) => OidcError::unavailable("token request failed", e),
+            other => OidcError::unavailable("token endpoint answered garbage", other),
         })?;
-        let id_token = response
-            .id_token()
-            .ok_or_else(|| OidcError::InvalidIdToken("the token response has no id_token".to_owned()))?;
-        let nonce = Nonce::new(pending.nonce.clone());
+        let id_token = response.id_token().ok_or(OidcError::InvalidIdToken(IdTokenProblem::Missing))?;
+        let nonce = Nonce::new(secrets.nonce.clone());
         self.verify(discovered, id_token, Some(&nonce)).await
     }
 
@@ -153,51 +184,27 @@ impl OidcClient {
     pub async fn verify_id_token(&self, raw: &str) -> Result<Identity, OidcError> {
         // The provider first: when it is down the client should retry, whatever it sent.
         let discovered = self.cache.get().await?;
-        let id_token: CoreIdToken = raw.parse().map_err(|e| OidcError::InvalidIdToken(format!("not a JWT: {e}")))?;
+        let id_token: CoreIdToken =
+            raw.parse().map_err(|e| OidcError::InvalidIdToken(IdTokenProblem::NotAJwt(Box::new(e))))?;
         self.verify(discovered, &id_token, None).await
     }
 
+    /// Verifies with the keys we have; a token naming a key we lack makes us fetch the keys again
+    /// (the provider may have rotated them), at most as often as the cache allows.
     async fn verify(
         &self,
         discovered: Arc<Discovered>,
         id_token: &CoreIdToken,
         nonce: Option<&Nonce>,
     ) -> Result<Identity, OidcError> {
-        match self.verify_with(&discovered, id_token, nonce) {
-            Err(identity::Rejection::UnknownKey) => match self.cache.refresh_keys(&discovered).await? {
-                Some(fresh) => self.verify_with(&fresh, id_token, nonce).map_err(identity::Rejection::into_error),
-                None => Err(identity::Rejection::UnknownKey.into_error()),
-            },
-            other => other.map_err(identity::Rejection::into_error),
+        match self.rules.verify(&discovered.keys, id_token, nonce) {
+            Err(OidcError::InvalidIdToken(IdTokenProblem::UnknownKey)) => {
+                match self.cache.refresh_keys(&discovered).await? {
+                    Some(fresh) => self.rules.verify(&fresh.keys, id_token, nonce),
+                    None => Err(OidcError::InvalidIdToken(IdTokenProblem::UnknownKey)),
+                }
+            }
+            other => other,
         }
-    }
-
-    fn verify_with(
-        &self,
-        discovered: &Discovered,
-        id_token: &CoreIdToken,
-        nonce: Option<&Nonce>,
-    ) -> Result<Identity, identity::Rejection> {
-        let raw = id_token.to_string();
-        // A public-client verifier: the client secret is never accepted as an HMAC key.
-        let mut verifier = CoreIdTokenVerifier::new_public_client(
-            self.client_id.clone(),
-            self.issuer.clone(),
-            discovered.keys().clone(),
-        )
-        .set_allowed_algs(discovered.allowed_algs.iter().cloned())
-        // Issuer spellings are checked below, against the list Google documents.
-        .require_issuer_match(false)
-        .set_time_fn(|| chrono::Utc::now() - CLOCK_SKEW);
-        let rs256_allowed = discovered.allowed_algs.contains(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
-        match rs256::check(&raw, &discovered.rsa_keys) {
-            rs256::Check::NotRs256 => {}
-            _ if !rs256_allowed => {}
-            // The signature is settled here; openidconnect checks the claims.
-            rs256::Check::Verified => verifier = verifier.insecure_disable_signature_check(),
-            rs256::Check::UnknownKey => return Err(identity::Rejection::UnknownKey),
-            rs256::Check::BadSignature => return Err(identity::Rejection::Invalid("bad RS256 signature".into())),
-        }
-        identity::verified(id_token, &raw, &verifier, nonce, &self.accepted_issuers, &self.client_id)
     }
 }

@@ -1,6 +1,11 @@
 //! RS256 signature checks with `ring`. openidconnect verifies through the `rsa` crate, which
 //! spends ~280 µs per ID token (75 % of a login's CPU); ring does it in ~30 µs. Other algorithms
 //! still go through openidconnect. Claims are checked by openidconnect either way.
+//!
+//! It only ever answers `Verified` for what openidconnect would verify itself: the same bytes
+//! (the signing input openidconnect parsed, `oidc::verify`), and a key chosen as openidconnect
+//! chooses one (`use` absent or `sig`, `alg` absent or RS256, the `kid` matching, exactly one
+//! candidate). Fuzzed by `fuzz/fuzz_targets/id_tokens.rs`.
 
 use base64::Engine;
 use openidconnect::core::CoreJsonWebKeySet;
@@ -13,7 +18,7 @@ pub struct RsaKey {
     e: Vec<u8>,
 }
 
-/// The RSA signing keys of a JWKS, decoded once when the keys are fetched.
+/// The RSA keys of a JWKS usable for RS256 signatures, decoded once when the keys are fetched.
 pub fn rsa_keys(jwks: &CoreJsonWebKeySet) -> Vec<RsaKey> {
     let b64 = |v: &serde_json::Value| {
         v.as_str().and_then(|s| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok())
@@ -22,6 +27,7 @@ pub fn rsa_keys(jwks: &CoreJsonWebKeySet) -> Vec<RsaKey> {
         .iter()
         .filter_map(|key| serde_json::to_value(key).ok())
         .filter(|key| key["kty"] == "RSA" && key.get("use").is_none_or(|u| u == "sig"))
+        .filter(|key| key.get("alg").is_none_or(|alg| alg == "RS256"))
         .filter_map(|key| {
             Some(RsaKey { kid: key["kid"].as_str().map(str::to_owned), n: b64(&key["n"])?, e: b64(&key["e"])? })
         })
@@ -35,7 +41,7 @@ pub enum Check {
     Verified,
     /// RS256, but no published key matches its `kid`.
     UnknownKey,
-    /// RS256 with a bad signature, or not a well-formed JWT.
+    /// RS256 with a bad signature, several candidate keys, or not a well-formed JWT.
     BadSignature,
     /// Not RS256: leave it to openidconnect.
     NotRs256,
@@ -56,12 +62,18 @@ pub fn check(jwt: &str, keys: &[RsaKey]) -> Check {
     if header["alg"] != "RS256" {
         return Check::NotRs256;
     }
-    let key = match header["kid"].as_str() {
-        Some(kid) => keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
-        None if keys.len() == 1 => keys.first(),
+    let kid = match header.get("kid") {
         None => None,
+        Some(serde_json::Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => return Check::BadSignature,
     };
-    let Some(key) = key else { return Check::UnknownKey };
+    // As openidconnect: with a kid, the keys of that kid; without, every key; one and only one.
+    let mut candidates = keys.iter().filter(|k| kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)));
+    let key = match (candidates.next(), candidates.next()) {
+        (None, _) => return Check::UnknownKey,
+        (Some(key), None) => key,
+        (Some(_), Some(_)) => return Check::BadSignature,
+    };
     let Ok(signature) = engine.decode(signature) else { return Check::BadSignature };
     let signed = &jwt[..jwt.len() - signature_len(jwt)];
     debug_assert!(signed.ends_with(payload));
@@ -115,5 +127,37 @@ mod tests {
         let other_payload = format!("{head}.eyJzdWIiOiJ5In0.{}", rest.split_once('.').unwrap().1);
         assert_eq!(check(&other_payload, &keys), Check::BadSignature);
         assert_eq!(check("not-a-jwt", &keys), Check::BadSignature);
+    }
+
+    #[test]
+    fn keys_are_chosen_as_openidconnect_chooses_them() {
+        let (provider, mut jwk) = key("provider_key.pem", "k1");
+        let genuine = sign(&provider, "k1", Algorithm::RS256);
+        let keys_of = |jwks: serde_json::Value| rsa_keys(&serde_json::from_value(jwks).unwrap());
+        // A key published for another algorithm or for encryption is not an RS256 key.
+        for (field, value) in [("alg", "PS256"), ("use", "enc")] {
+            let mut other = jwk.clone();
+            other[field] = serde_json::json!(value);
+            assert!(keys_of(serde_json::json!({ "keys": [other] })).is_empty(), "{field}={value}");
+        }
+        // Two keys under one kid are ambiguous, whichever would verify.
+        let twice = keys_of(serde_json::json!({ "keys": [jwk.clone(), jwk.clone()] }));
+        assert_eq!(check(&genuine, &twice), Check::BadSignature);
+        // Without a kid in the token, a lone key is used; with two keys, none is.
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = None;
+        let no_kid = jsonwebtoken::encode(&header, &serde_json::json!({"sub": "x"}), &provider).unwrap();
+        assert_eq!(check(&no_kid, &keys_of(serde_json::json!({ "keys": [jwk.clone()] }))), Check::Verified);
+        let (_, mut second) = key("rotated_key.pem", "k2");
+        second["kid"] = serde_json::json!("k2");
+        assert_eq!(check(&no_kid, &keys_of(serde_json::json!({ "keys": [jwk.clone(), second] }))), Check::BadSignature);
+        // A kid that is not a string is not a kid.
+        jwk["kid"] = serde_json::json!("k1");
+        let odd = format!(
+            "{}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":1}"#),
+            genuine.split_once('.').unwrap().1
+        );
+        assert_eq!(check(&odd, &keys_of(serde_json::json!({ "keys": [jwk] }))), Check::BadSignature);
     }
 }

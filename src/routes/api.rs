@@ -7,12 +7,11 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::config::Settings;
-use crate::db::PgPool;
-use crate::errors::AppError;
-use crate::oidc::OidcClient;
-use crate::sessions::{self, RefreshError};
-use crate::tokens::TokenKeys;
+use crate::error::AppError;
+use crate::http;
+use crate::services::refresh::{self, RefreshError};
+use crate::services::{admission, sign_in};
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct GoogleLogin {
@@ -30,16 +29,13 @@ fn access_token_hash(access_token: &str) -> String {
 pub async fn google_login(
     req: HttpRequest,
     body: web::Json<GoogleLogin>,
-    oidc: web::Data<OidcClient>,
-    pool: web::Data<PgPool>,
-    keys: web::Data<TokenKeys>,
-    settings: web::Data<Settings>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let GoogleLogin { token, access_token } = body.into_inner();
     if token.is_empty() || token.len() > 16 * 1024 {
         return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "token must be an ID token"));
     }
-    let identity = oidc.verify_id_token(&token).await?;
+    let identity = state.oidc.verify_id_token(&token).await?;
     if let (Some(access_token), Some(expected)) = (access_token.as_deref(), identity.access_token_hash.as_deref()) {
         if access_token_hash(access_token) != expected {
             return Err(AppError::rejected(
@@ -49,12 +45,13 @@ pub async fn google_login(
             ));
         }
     }
-    crate::policy::admit(&identity, &settings)?;
-    let issued = sessions::sign_in(&pool, &keys, identity, crate::http::device(&req, &settings), None)
+    admission::admit(&identity, &state.settings.policy)?;
+    let device = http::device(&req, &state.settings.server.trusted_proxies);
+    let issued = sign_in::sign_in(&state.pool, &state.tokens, identity, device, None)
         .await?
         .ok_or_else(|| AppError::internal("signing in opened no session"))?;
     let user = &issued.user;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
+    Ok(HttpResponse::Ok().json(json!({
         "user": {
             "id": user.id,
             "name": user.name,
@@ -73,12 +70,8 @@ pub struct RefreshRequest {
 }
 
 /// `POST /api/v1/auth/token/refresh/`: rotates the refresh token; a retired one revokes its session.
-pub async fn refresh(
-    body: web::Json<RefreshRequest>,
-    pool: web::Data<PgPool>,
-    keys: web::Data<TokenKeys>,
-) -> Result<HttpResponse, AppError> {
-    let issued = sessions::refresh(&pool, &keys, &body.refresh, false).await?.map_err(|e| {
+pub async fn refresh(body: web::Json<RefreshRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let issued = refresh::refresh(&state.pool, &state.tokens, &body.refresh, false).await?.map_err(|e| {
         let code = match e {
             RefreshError::Expired => "token_expired",
             RefreshError::Reused => "token_reused",
@@ -86,13 +79,11 @@ pub async fn refresh(
         };
         AppError::rejected(StatusCode::UNAUTHORIZED, code, e.to_string())
     })?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "access": issued.access, "refresh": issued.refresh })))
+    Ok(HttpResponse::Ok().json(json!({ "access": issued.access, "refresh": issued.refresh })))
 }
 
 /// `GET /.well-known/jwks.json`: the access tokens' public keys, when signing is asymmetric.
-pub async fn jwks(keys: web::Data<TokenKeys>) -> Result<HttpResponse, AppError> {
-    let set = keys.jwks().ok_or(AppError::NotFound)?;
+pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let set = state.tokens.jwks().ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(set))
 }

@@ -1,3 +1,5 @@
+//! Static assets compiled into the binary.
+
 use actix_web::http::header;
 use actix_web::HttpResponse;
 

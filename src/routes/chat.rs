@@ -1,8 +1,11 @@
+//! `/chat`: the guarded page the contract promises.
+
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::auth::AuthenticatedUser;
-use crate::errors::{wants_json, AppError};
-use crate::templates::{ChatPage, Viewer};
+use crate::error::AppError;
+use crate::http::negotiate::wants_json;
+use crate::templates::ChatPage;
 
 #[derive(serde::Serialize)]
 struct ChatJson<'a> {
@@ -25,8 +28,7 @@ pub async fn chat(req: HttpRequest, user: AuthenticatedUser) -> Result<HttpRespo
             message: "Welcome!",
             user: ChatUser { user_id: user.id, user_email: &user.email, name: &user.name, picture: &user.picture },
         };
-        return Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(body));
+        return Ok(HttpResponse::Ok().json(body));
     }
-    let viewer = Viewer { name: user.display_name(), email: user.email, picture: user.picture };
-    super::html(ChatPage { viewer })
+    super::html(ChatPage { viewer: super::viewer(user) })
 }

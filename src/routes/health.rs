@@ -1,6 +1,9 @@
+//! `/healthz` and `/readyz`, for load balancers and orchestrators.
+
 use actix_web::{web, HttpResponse};
 
-use crate::db::{self, PgPool};
+use crate::db;
+use crate::state::AppState;
 
 /// `GET /healthz`: the process serves.
 pub async fn healthz() -> HttpResponse {
@@ -8,8 +11,8 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: the database answers.
-pub async fn readyz(pool: web::Data<PgPool>) -> HttpResponse {
-    if db::is_ready(&pool).await {
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if db::is_ready(&state.pool).await {
         HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
     } else {
         HttpResponse::ServiceUnavailable()

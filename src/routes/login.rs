@@ -1,10 +1,12 @@
+//! `/login`: the start of a sign-in.
+
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::errors::AppError;
-use crate::login_session::LoginSession;
+use crate::error::AppError;
+use crate::login_cookie::{LoginCookie, PendingLogin};
 use crate::next_path::NextPath;
-use crate::oidc::OidcClient;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -12,15 +14,15 @@ pub struct LoginQuery {
 }
 
 /// `GET /login[?next=/path]`: 303 to the provider with state, nonce and a PKCE challenge; the
-/// secrets and `next` stay in the encrypted session cookie.
+/// secrets and `next` stay in the encrypted login cookie.
 pub async fn login(
     query: web::Query<LoginQuery>,
-    oidc: web::Data<OidcClient>,
-    session: LoginSession,
+    state: web::Data<AppState>,
+    cookie: LoginCookie,
 ) -> Result<HttpResponse, AppError> {
-    let (url, mut pending) = oidc.start_login().await?;
+    let request = state.oidc.start_login().await?;
     // An unsafe `next` is dropped, not refused: the user still gets signed in, then lands on FRONTEND_URL.
-    pending.next = query.next.as_deref().and_then(NextPath::parse);
-    session.begin(pending)?;
-    Ok(super::see_other(url.as_str()).finish())
+    let next = query.next.as_deref().and_then(NextPath::parse);
+    cookie.begin(PendingLogin::new(request.secrets, next))?;
+    Ok(super::see_other(request.url.as_str()).finish())
 }

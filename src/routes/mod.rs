@@ -8,20 +8,23 @@ mod health;
 mod home;
 mod login;
 mod logout;
-mod sessions;
+mod sessions_page;
 mod verify;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::errors::AppError;
-use crate::login_session::LoginSessionConfig;
-use crate::rate_limit::RateLimit;
+use crate::auth::AuthenticatedUser;
+use crate::config::CookieSettings;
+use crate::error::AppError;
+use crate::http::rate_limit::RateLimit;
+use crate::login_cookie::LoginCookieConfig;
+use crate::templates::Viewer;
 
 /// Registers every route of the contract; sign-in routes behind the rate limit, and only the
-/// routes that use the login session with its middleware.
-pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session: &LoginSessionConfig) {
+/// routes that use the login cookie with its middleware.
+pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session: &LoginCookieConfig) {
     cfg.service(
         web::resource("/login")
             .wrap(login_session.middleware())
@@ -39,9 +42,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session:
         .route("/chat", web::get().to(chat::chat))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/sessions", web::get().to(sessions::list))
-        .route("/sessions/revoke-others", web::post().to(sessions::revoke_others))
-        .route("/sessions/{id}/revoke", web::post().to(sessions::revoke))
+        .route("/sessions", web::get().to(sessions_page::list))
+        .route("/sessions/revoke-others", web::post().to(sessions_page::revoke_others))
+        .route("/sessions/{id}/revoke", web::post().to(sessions_page::revoke))
         .route("/auth/verify", web::get().to(verify::verify))
         .route("/.well-known/jwks.json", web::get().to(api::jwks))
         .route("/assets/app.css", web::get().to(assets::stylesheet));
@@ -56,29 +59,31 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session:
     );
 }
 
-/// A rendered page; pages show who is signed in, so no cache may keep them.
-pub(crate) fn html(page: impl Template) -> Result<HttpResponse, AppError> {
-    let body = page.render().map_err(|e| AppError::internal(format!("template failed: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+/// A rendered page (never cached: the edge makes every response `no-store` by default).
+fn html(page: impl Template) -> Result<HttpResponse, AppError> {
+    let body = page.render().map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
 
-/// A 303 to `location`, never cached.
-pub(crate) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+/// A 303 to `location`.
+fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, location)).insert_header((header::CACHE_CONTROL, "no-store"));
+    response.insert_header((header::LOCATION, location));
     response
 }
 
 /// A 303 home that also drops the access and refresh cookies (logout, revoking this session).
-pub(crate) fn signed_out_home(secure: bool) -> HttpResponse {
+fn signed_out_home(cookies: CookieSettings) -> HttpResponse {
     let mut response = see_other("/");
-    for cookie in crate::cookies::clear_all(secure) {
+    for cookie in crate::cookies::clear_all(cookies) {
         response.cookie(cookie);
     }
     response.finish()
+}
+
+/// The signed-in user as pages show them.
+fn viewer(user: AuthenticatedUser) -> Viewer {
+    Viewer { name: user.display_name(), email: user.email, picture: user.picture }
 }
 
 /// The page for any unknown path.

@@ -1,9 +1,11 @@
+//! `/auth/verify`, for nginx `auth_request`.
+
 use actix_web::HttpResponse;
 
 use crate::auth::MaybeUser;
 
-/// `GET /auth/verify`, for nginx `auth_request`: 204 with the user in headers, or 401; never a
-/// redirect (nginx turns the 401 into one). A rolled browser session renews its cookies here.
+/// 204 with the user in headers, or 401; never a redirect (nginx turns the 401 into one). A
+/// rolled browser session renews its cookies here.
 pub async fn verify(MaybeUser(user): MaybeUser) -> HttpResponse {
     match user {
         Some(user) => {
@@ -12,11 +14,8 @@ pub async fn verify(MaybeUser(user): MaybeUser) -> HttpResponse {
             if let Some(email) = user.email {
                 response.insert_header(("X-Auth-Request-Email", email));
             }
-            response.insert_header(("Cache-Control", "no-store")).finish()
+            response.finish()
         }
-        None => HttpResponse::Unauthorized()
-            .insert_header(("WWW-Authenticate", "Bearer"))
-            .insert_header(("Cache-Control", "no-store"))
-            .finish(),
+        None => HttpResponse::Unauthorized().insert_header(("WWW-Authenticate", "Bearer")).finish(),
     }
 }

@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::TokenSettings;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use signing::AccessSigner;
+
+/// Why a token could not be signed (a broken key; checked at start-up by `self_check`).
+pub type SignError = jsonwebtoken::errors::Error;
 
 /// What a token is for; each is refused where the other is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,7 +102,7 @@ impl TokenKeys {
         install_crypto_backend();
         let bytes = secret.expose_secret().as_bytes();
         let mut refresh_validation = Validation::new(Algorithm::HS256);
-        refresh_validation.leeway = signing::LEEWAY_SECONDS;
+        refresh_validation.leeway = signing::DEFAULT_LEEWAY_SECONDS;
         refresh_validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         TokenKeys {
             access: access.unwrap_or_else(|| AccessSigner::hmac(bytes)),
@@ -107,6 +112,26 @@ impl TokenKeys {
             refresh_validation,
             refresh_ttl,
         }
+    }
+
+    /// The keys TOKEN_* and JWT_* configure, read from their files.
+    pub fn from_settings(settings: &TokenSettings) -> Result<Self, String> {
+        let signer = match &settings.private_key_file {
+            None => None,
+            Some(path) => Some(
+                AccessSigner::from_files(path, settings.key_id.clone(), settings.previous_jwks_file.as_deref())
+                    .map_err(|e| format!("JWT_PRIVATE_KEY_FILE {e}"))?,
+            ),
+        };
+        let keys = Self::new(&settings.jwt_secret_key, signer, settings.access_ttl, settings.refresh_ttl);
+        Ok(keys.with_leeway(settings.leeway))
+    }
+
+    /// How far past `exp` a token is still accepted (clock differences between instances).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.access.set_leeway(leeway.as_secs());
+        self.refresh_validation.leeway = leeway.as_secs();
+        self
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -123,7 +148,7 @@ impl TokenKeys {
     }
 
     /// Signs an access token, valid from now for the configured lifetime.
-    pub fn issue_access(&self, user_id: Uuid, sid: Option<Uuid>, profile: Profile) -> Result<String, String> {
+    pub fn issue_access(&self, user_id: Uuid, sid: Option<Uuid>, profile: Profile) -> Result<String, SignError> {
         let iat = now();
         let claims = AccessClaims {
             sub: user_id,
@@ -135,11 +160,11 @@ impl TokenKeys {
             exp: iat + self.access_ttl.as_secs() as i64,
             token_type: TokenType::Access,
         };
-        jsonwebtoken::encode(self.access.header(), &claims, self.access.encoding()).map_err(|e| e.to_string())
+        jsonwebtoken::encode(self.access.header(), &claims, self.access.encoding())
     }
 
     /// Signs a refresh token for session `sid` with a fresh `jti`.
-    pub fn issue_refresh(&self, user_id: Uuid, sid: Uuid, jti: &str) -> Result<String, String> {
+    pub fn issue_refresh(&self, user_id: Uuid, sid: Uuid, jti: &str) -> Result<String, SignError> {
         let iat = now();
         let claims = RefreshClaims {
             sub: user_id,
@@ -149,7 +174,7 @@ impl TokenKeys {
             exp: iat + self.refresh_ttl.as_secs() as i64,
             token_type: TokenType::Refresh,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.refresh_encoding).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.refresh_encoding)
     }
 
     /// Verifies signature, algorithm, expiry and type of an access token.
@@ -175,8 +200,8 @@ impl TokenKeys {
     /// instead of failing the first login.
     pub fn self_check(&self) -> Result<(), String> {
         let id = Uuid::nil();
-        let access = self.issue_access(id, None, Profile::default())?;
-        let refresh = self.issue_refresh(id, id, "self-check")?;
+        let access = self.issue_access(id, None, Profile::default()).map_err(|e| e.to_string())?;
+        let refresh = self.issue_refresh(id, id, "self-check").map_err(|e| e.to_string())?;
         match (self.verify_access(&access), self.verify_refresh(&refresh)) {
             (Ok(a), Ok(r)) if a.sub == id && r.sid == id => Ok(()),
             other => Err(format!("freshly signed tokens do not verify: {other:?}")),

@@ -6,8 +6,9 @@ use std::path::Path;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
-/// Clock difference allowed between the instances that sign and verify.
-pub const LEEWAY_SECONDS: u64 = 5;
+/// Clock difference allowed between the instances that sign and verify, unless
+/// TOKEN_LEEWAY_SECONDS says otherwise (`TokenKeys::with_leeway`).
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 5;
 
 /// Signs access tokens with one key and verifies them with any key it knows.
 pub struct AccessSigner {
@@ -25,7 +26,7 @@ struct Verifier {
 
 fn validation(alg: Algorithm) -> Validation {
     let mut validation = Validation::new(alg);
-    validation.leeway = LEEWAY_SECONDS;
+    validation.leeway = DEFAULT_LEEWAY_SECONDS;
     validation.set_required_spec_claims(&["exp", "sub", "iat"]);
     validation
 }
@@ -127,5 +128,11 @@ impl AccessSigner {
     /// The public keys, when signing is asymmetric.
     pub fn jwks(&self) -> Option<&JwkSet> {
         self.jwks.as_ref()
+    }
+
+    pub(super) fn set_leeway(&mut self, seconds: u64) {
+        for verifier in &mut self.verifiers {
+            verifier.validation.leeway = seconds;
+        }
     }
 }

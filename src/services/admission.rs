@@ -4,12 +4,12 @@
 
 use actix_web::http::StatusCode;
 
-use crate::config::Settings;
-use crate::errors::AppError;
+use crate::config::PolicySettings;
+use crate::error::AppError;
 use crate::oidc::Identity;
 
 /// Refuses identities the configuration does not admit, with a message a person understands.
-pub fn admit(identity: &Identity, settings: &Settings) -> Result<(), AppError> {
+pub fn admit(identity: &Identity, settings: &PolicySettings) -> Result<(), AppError> {
     if settings.require_email_verified && !identity.email_verified {
         return Err(AppError::rejected(
             StatusCode::FORBIDDEN,

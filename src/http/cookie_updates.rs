@@ -1,5 +1,5 @@
-//! Cookies decided while authenticating (a rolled session, or a dead one to clear) are added to
-//! whatever response the handler produces.
+//! Cookies decided before the handler ran (a session rolled or cleared while authenticating)
+//! are queued in the request and added to whatever response the handler produces.
 
 use actix_web::cookie::Cookie;
 use actix_web::dev::ServiceResponse;
@@ -9,6 +9,7 @@ use actix_web::{HttpMessage, HttpRequest};
 #[derive(Default, Clone)]
 pub struct CookieUpdates(pub Vec<Cookie<'static>>);
 
+/// Queues cookies for this request's response.
 pub fn set_cookies(req: &HttpRequest, cookies: impl IntoIterator<Item = Cookie<'static>>) {
     let mut extensions = req.extensions_mut();
     let updates = extensions.get_or_insert_with(CookieUpdates::default);

@@ -1,5 +1,5 @@
-//! The login session: state, nonce, PKCE verifier and `next` between `/login` and `/auth`,
-//! kept in actix-session's encrypted cookie under one typed key.
+//! The login cookie: state, nonce, PKCE verifier and `next` of logins in progress between
+//! `/login` and `/auth`, kept in actix-session's encrypted cookie under one typed key.
 
 use std::time::Duration;
 
@@ -8,37 +8,39 @@ use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionExt, SessionMiddleware};
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::cookies::LOGIN_SESSION_COOKIE;
-use crate::errors::AppError;
+use crate::config::{CookieSettings, LoginSettings};
+use crate::cookies::LOGIN_COOKIE;
+use crate::error::AppError;
 use crate::next_path::NextPath;
+use crate::oidc::LoginSecrets;
 
 const KEY: &str = "pending_logins";
 /// Logins started in other tabs stay valid; older ones are dropped to keep the cookie small.
 const MAX_PENDING: usize = 3;
 
-/// How the login-session cookie is made. Only the routes that use it (`/login`, `/auth`,
-/// `/logout`) carry the middleware, so guarded requests pay nothing for it.
+/// How the login cookie is made. Only the routes that use it (`/login`, `/auth`, `/logout`)
+/// carry the middleware, so guarded requests pay nothing for it.
 #[derive(Clone)]
-pub struct LoginSessionConfig {
+pub struct LoginCookieConfig {
     key: Key,
     ttl: CookieDuration,
     secure: bool,
 }
 
-impl LoginSessionConfig {
+impl LoginCookieConfig {
     /// The signing and encryption keys are derived from SECRET_KEY (HKDF).
-    pub fn new(secret: &SecretString, ttl: Duration, secure: bool) -> Self {
-        let key = Key::derive_from(secret.expose_secret().as_bytes());
-        LoginSessionConfig { key, ttl: CookieDuration::seconds(ttl.as_secs() as i64), secure }
+    pub fn new(login: &LoginSettings, cookies: CookieSettings) -> Self {
+        let key = Key::derive_from(login.secret_key.expose_secret().as_bytes());
+        LoginCookieConfig { key, ttl: CookieDuration::seconds(login.timeout.as_secs() as i64), secure: cookies.secure }
     }
 
     /// Encrypted and signed, HttpOnly, SameSite=Lax, expiring with the login timeout.
     pub fn middleware(&self) -> SessionMiddleware<CookieSessionStore> {
         SessionMiddleware::builder(CookieSessionStore::default(), self.key.clone())
-            .cookie_name(LOGIN_SESSION_COOKIE.to_owned())
+            .cookie_name(LOGIN_COOKIE.to_owned())
             .cookie_content_security(CookieContentSecurity::Private)
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
@@ -52,27 +54,31 @@ impl LoginSessionConfig {
 /// One login in progress.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingLogin {
-    pub state: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
+    #[serde(flatten)]
+    pub secrets: LoginSecrets,
     pub next: Option<NextPath>,
     pub started_at: i64,
 }
 
 impl PendingLogin {
-    pub fn new(state: String, nonce: String, pkce_verifier: String) -> Self {
-        PendingLogin { state, nonce, pkce_verifier, next: None, started_at: chrono::Utc::now().timestamp() }
-    }
-
-    pub fn age_seconds(&self) -> i64 {
-        chrono::Utc::now().timestamp() - self.started_at
+    pub fn new(secrets: LoginSecrets, next: Option<NextPath>) -> Self {
+        PendingLogin { secrets, next, started_at: chrono::Utc::now().timestamp() }
     }
 }
 
-/// Typed access to the login session.
-pub struct LoginSession(Session);
+/// Why a callback's state found no login to finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoLogin {
+    /// No login with this state was started in this browser, or it was finished already.
+    Unknown,
+    /// It was started longer ago than LOGIN_TIMEOUT_SECONDS.
+    TooOld,
+}
 
-impl LoginSession {
+/// Typed access to the login cookie.
+pub struct LoginCookie(Session);
+
+impl LoginCookie {
     fn pending(&self) -> Vec<PendingLogin> {
         // A cookie from an older version, or one we cannot read, counts as no login in progress.
         self.0.get::<Vec<PendingLogin>>(KEY).ok().flatten().unwrap_or_default()
@@ -88,20 +94,27 @@ impl LoginSession {
         self.0.insert(KEY, pending).map_err(|e| AppError::internal(format!("cannot store login session: {e}")))
     }
 
-    /// Takes the login whose state matches; it cannot be taken twice from this cookie.
-    pub fn take(&self, state: &str) -> Option<PendingLogin> {
+    /// Takes the login whose state matches; it cannot be taken twice from this cookie. The
+    /// cookie expires with the timeout too, but its copy (or a clock that jumped) must not
+    /// outlive it: a login older than `timeout` is taken and refused.
+    pub fn take(&self, state: &str, timeout: Duration) -> Result<PendingLogin, NoLogin> {
         let mut pending = self.pending();
-        let position = pending.iter().position(|p| constant_time_eq(p.state.as_bytes(), state.as_bytes()))?;
+        let position = pending
+            .iter()
+            .position(|p| constant_time_eq(p.secrets.state.as_bytes(), state.as_bytes()))
+            .ok_or(NoLogin::Unknown)?;
         let found = pending.remove(position);
         // With nothing left (or nothing storable) the cookie goes away entirely.
         if pending.is_empty() || self.0.insert(KEY, pending).is_err() {
             self.0.purge();
         }
-        Some(found)
+        let age = chrono::Utc::now().timestamp().saturating_sub(found.started_at);
+        if age > timeout.as_secs() as i64 {
+            return Err(NoLogin::TooOld);
+        }
+        Ok(found)
     }
-}
 
-impl LoginSession {
     /// Forgets every login in progress (at logout).
     pub fn clear(&self) {
         self.0.purge();
@@ -112,11 +125,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl FromRequest for LoginSession {
+impl FromRequest for LoginCookie {
     type Error = actix_web::Error;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Ok(LoginSession(req.get_session())))
+        std::future::ready(Ok(LoginCookie(req.get_session())))
     }
 }

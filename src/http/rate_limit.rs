@@ -3,7 +3,6 @@
 //! keyed by the client address (behind TRUSTED_PROXIES, the forwarded one). 429 + Retry-After.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_governor::governor::middleware::NoOpMiddleware;
@@ -12,14 +11,14 @@ use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder, KeyExtract
 use actix_web::dev::ServiceRequest;
 use actix_web::middleware::Condition;
 use actix_web::{HttpResponse, HttpResponseBuilder};
-use ipnet::IpNet;
 
-use crate::http::client_ip;
+use super::client_ip;
+use crate::config::{RateLimitSettings, TrustedProxies};
 
 /// Rate-limit key: the client's address.
 #[derive(Clone)]
 pub struct ClientAddress {
-    trusted: Arc<Vec<IpNet>>,
+    trusted: TrustedProxies,
 }
 
 impl KeyExtractor for ClientAddress {
@@ -37,12 +36,10 @@ impl KeyExtractor for ClientAddress {
     ) -> HttpResponse {
         use actix_governor::governor::clock::{Clock, DefaultClock};
         let wait = negative.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
-        response.insert_header(("Retry-After", wait.to_string())).insert_header(("Cache-Control", "no-store")).json(
-            serde_json::json!({
-                "error": "rate_limited",
-                "detail": format!("too many requests; please try again in {wait} s"),
-            }),
-        )
+        response.insert_header(("Retry-After", wait.to_string())).json(serde_json::json!({
+            "error": "rate_limited",
+            "detail": format!("too many requests; please try again in {wait} s"),
+        }))
     }
 }
 
@@ -55,13 +52,14 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// `per_second == 0` turns the limits off.
-    pub fn new(per_second: u32, burst: u32, trusted: Vec<IpNet>) -> Self {
+    pub fn new(limits: RateLimitSettings, trusted: TrustedProxies) -> Self {
+        let RateLimitSettings { per_second, burst } = limits;
         let enabled = per_second > 0 && burst > 0;
         let period = Duration::from_nanos((1_000_000_000 / u64::from(per_second.max(1))).max(1));
         let config = GovernorConfigBuilder::default()
             .period(period)
             .burst_size(burst.max(1))
-            .key_extractor(ClientAddress { trusted: Arc::new(trusted) })
+            .key_extractor(ClientAddress { trusted })
             .finish()
             .expect("period and burst are both non-zero");
         RateLimit { config, enabled }

@@ -1,14 +1,18 @@
 //! One error type for the app, mapped to HTTP in one place. Browsers get an HTML page, API
-//! clients the JSON `{"error", "detail"}`; internal causes are logged, never shown.
+//! clients the JSON `{"error", "detail"}` (chosen in `http::negotiate`); internal causes are kept
+//! as `source` errors and logged with their chain, never shown.
 
-use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::db::DbError;
 use crate::oidc::OidcError;
 use crate::templates::ErrorPage;
 use crate::tokens::TokenError;
+
+/// A cause of any kind, kept for the log.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +22,12 @@ pub enum AppError {
     BadRequest(String),
     /// Signing in failed; the message is shown, the cause (if any) logged.
     #[error("{message}")]
-    LoginFailed { status: StatusCode, message: &'static str, cause: Option<String> },
+    LoginFailed {
+        status: StatusCode,
+        message: &'static str,
+        #[source]
+        cause: Option<BoxError>,
+    },
     /// No valid access token. Browsers are sent to log in and come back to `next`.
     #[error("{}", reason.map_or("sign in to continue", |r| if r == TokenError::Expired { "your session has expired" } else { "your access token is invalid" }))]
     Unauthenticated { next: String, reason: Option<TokenError> },
@@ -31,26 +40,44 @@ pub enum AppError {
     NotFound,
     /// A dependency (database, provider) is down; the cause is logged.
     #[error("{message}")]
-    Unavailable { message: &'static str, cause: String },
+    Unavailable {
+        message: &'static str,
+        #[source]
+        cause: BoxError,
+    },
     /// A bug or an unexpected failure; the cause is logged.
     #[error("something went wrong on our side")]
-    Internal(String),
+    Internal(#[source] BoxError),
 }
 
 impl AppError {
-    pub fn internal(cause: impl Into<String>) -> Self {
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
         AppError::Internal(cause.into())
     }
 
-    pub fn database_unavailable(cause: impl std::fmt::Display) -> Self {
-        AppError::Unavailable {
-            message: "the database is unavailable; please try again shortly",
-            cause: cause.to_string(),
-        }
+    /// A sign-in refused with a 400 and a message for the person, nothing more to log.
+    pub fn login_failed(message: &'static str) -> Self {
+        AppError::LoginFailed { status: StatusCode::BAD_REQUEST, message, cause: None }
     }
 
-    pub fn login_failed(message: &'static str, cause: impl Into<String>) -> Self {
-        AppError::LoginFailed { status: StatusCode::BAD_REQUEST, message, cause: Some(cause.into()) }
+    /// The same with another status.
+    pub fn with_status(mut self, new: StatusCode) -> Self {
+        if let AppError::LoginFailed { status, .. } | AppError::Rejected { status, .. } = &mut self {
+            *status = new;
+        }
+        self
+    }
+
+    /// The same with a cause for the log.
+    pub fn caused_by(mut self, why: impl Into<BoxError>) -> Self {
+        if let AppError::LoginFailed { cause, .. } = &mut self {
+            *cause = Some(why.into());
+        }
+        self
+    }
+
+    pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Rejected { status, code, message: message.into() }
     }
 
     /// A short, stable code for API clients.
@@ -76,20 +103,19 @@ impl AppError {
             AppError::LoginFailed { .. } => "We couldn't sign you in",
             AppError::Unauthenticated { .. } => "Please sign in",
             AppError::Forbidden(_) => "Not allowed",
-            AppError::Rejected { .. } => "That request didn't work",
+            AppError::Rejected { .. } | AppError::BadRequest(_) => "That request didn't work",
             AppError::NotFound => "Page not found",
             AppError::Unavailable { .. } => "Temporarily unavailable",
             AppError::Internal(_) => "Something went wrong",
-            AppError::BadRequest(_) => "That request didn't work",
         }
     }
 
     fn log(&self) {
         match self {
-            AppError::Internal(cause) => log::error!("internal error: {cause}"),
-            AppError::Unavailable { cause, .. } => log::warn!("dependency unavailable: {cause}"),
+            AppError::Internal(cause) => log::error!("internal error: {}", chain(cause.as_ref())),
+            AppError::Unavailable { cause, .. } => log::warn!("dependency unavailable: {}", chain(cause.as_ref())),
             AppError::LoginFailed { message, cause: Some(cause), .. } => {
-                log::warn!("login failed ({message}): {cause}")
+                log::warn!("login failed ({message}): {}", chain(cause.as_ref()))
             }
             _ => {}
         }
@@ -105,19 +131,29 @@ impl AppError {
             };
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        response.insert_header((header::CACHE_CONTROL, "no-store"));
         response.json(serde_json::json!({ "error": self.code(), "detail": self.to_string() }))
     }
 }
 
+/// An error and its causes on one line, for logs.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
 impl From<OidcError> for AppError {
     fn from(e: OidcError) -> Self {
-        let cause = Some(e.to_string());
-        let (status, message) = match e {
-            OidcError::ProviderUnavailable(cause) => {
+        let (status, message) = match &e {
+            OidcError::ProviderUnavailable { .. } => {
                 return AppError::Unavailable {
                     message: "the sign-in provider is not answering; please try again in a moment",
-                    cause,
+                    cause: Box::new(e),
                 }
             }
             OidcError::CodeRejected(_) => (
@@ -134,7 +170,19 @@ impl From<OidcError> for AppError {
                 (StatusCode::BAD_REQUEST, "the sign-in response came from an unexpected provider")
             }
         };
-        AppError::LoginFailed { status, message, cause }
+        AppError::LoginFailed { status, message, cause: Some(Box::new(e)) }
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(_) => AppError::Unavailable {
+                message: "the database is unavailable; please try again shortly",
+                cause: Box::new(e),
+            },
+            other => AppError::Internal(Box::new(other)),
+        }
     }
 }
 
@@ -142,10 +190,9 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::LoginFailed { status, .. } => *status,
+            AppError::LoginFailed { status, .. } | AppError::Rejected { status, .. } => *status,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::Rejected { status, .. } => *status,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,121 +200,21 @@ impl ResponseError for AppError {
     }
 
     /// The HTML face: a redirect to login for the unauthenticated, a friendly page otherwise.
+    /// actix calls this once per failed request, so this is where the cause is logged.
     fn error_response(&self) -> HttpResponse {
         self.log();
         if let AppError::Unauthenticated { next, .. } = self {
             let location =
                 format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, location))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish();
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
         }
         let page = ErrorPage { title: self.title(), message: self.to_string(), status: self.status_code().as_u16() };
         match page.render() {
-            Ok(html) => HttpResponse::build(self.status_code())
-                .content_type("text/html; charset=utf-8")
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .body(html),
+            Ok(html) => HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(html),
             Err(e) => {
                 log::error!("cannot render the error page: {e}");
                 HttpResponse::build(self.status_code()).body(self.to_string())
             }
-        }
-    }
-}
-
-/// True when the client wants JSON: API paths, or an `Accept` that asks for JSON and not HTML.
-pub fn wants_json(req: &HttpRequest) -> bool {
-    if req.path().starts_with("/api/") {
-        return true;
-    }
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    accept.contains("application/json") && !accept.contains("text/html")
-}
-
-/// The response to send instead: `AppError`s as JSON for clients that want JSON, and the rate
-/// limiter's JSON 429 as a page for browsers. The CORS headers of the original are kept, so a
-/// page on an allowed origin can read the error.
-pub fn replacement<B>(response: &ServiceResponse<B>, json: bool) -> Option<HttpResponse> {
-    let mut replacement = if json {
-        response.response().error().and_then(|e| e.as_error::<AppError>()).map(AppError::json_response)?
-    } else if response.status() == StatusCode::TOO_MANY_REQUESTS {
-        let page = AppError::rejected(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many sign-in attempts from your address; please wait a moment and try again",
-        );
-        let mut html = page.error_response();
-        if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
-            html.headers_mut().insert(header::RETRY_AFTER, retry.clone());
-        }
-        html
-    } else {
-        return None;
-    };
-    let cors = response
-        .headers()
-        .iter()
-        .filter(|(name, _)| name.as_str().starts_with("access-control-") || *name == header::VARY);
-    for (name, value) in cors {
-        replacement.headers_mut().append(name.clone(), value.clone());
-    }
-    Some(replacement)
-}
-
-/// Turns actix's own extractor errors (bad query strings) into our 400.
-pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
-    AppError::BadRequest(format!("the request is malformed: {err}")).into()
-}
-
-impl AppError {
-    pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        AppError::Rejected { status, code, message: message.into() }
-    }
-}
-
-/// JSON bodies: syntax errors are 400, a missing or mistyped field 422, the wrong content type
-/// 415, an oversized body 413.
-pub fn bad_json(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError as E;
-    let error = match &err {
-        E::Deserialize(e) if e.is_data() => AppError::rejected(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            format!("the request body is incomplete: {e}"),
-        ),
-        E::Deserialize(e) => AppError::rejected(
-            StatusCode::BAD_REQUEST,
-            "malformed_body",
-            format!("the request body is not valid JSON: {e}"),
-        ),
-        E::ContentType => AppError::rejected(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
-            AppError::rejected(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
-        }
-        other => AppError::rejected(
-            StatusCode::BAD_REQUEST,
-            "malformed_body",
-            format!("the request body could not be read: {other}"),
-        ),
-    };
-    error.into()
-}
-
-impl From<diesel::result::Error> for AppError {
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match e {
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                info,
-            ) => AppError::database_unavailable(info.message()),
-            other => AppError::internal(format!("database error: {other}")),
         }
     }
 }

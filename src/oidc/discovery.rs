@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
-    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
@@ -15,6 +15,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::verify::SigningKeys;
 use super::OidcError;
 
 /// Discovery fields that openidconnect's core types leave out.
@@ -45,45 +46,20 @@ pub type Metadata = ProviderMetadata<
 pub type DiscoveredClient =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
-/// Signature algorithms we accept on ID tokens: asymmetric only, so neither `none` nor an HMAC
-/// keyed with something public can pass.
-const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
-
 /// What discovery gave us, immutable; replaced whole when keys are fetched again.
 pub struct Discovered {
     pub client: DiscoveredClient,
     pub metadata: Metadata,
-    pub allowed_algs: Vec<CoreJwsSigningAlgorithm>,
-    /// The RSA keys, decoded once for the fast RS256 check.
-    pub rsa_keys: Vec<super::rs256::RsaKey>,
+    pub keys: SigningKeys,
     keys_fetched_at: Instant,
 }
 
 impl Discovered {
     fn new(metadata: Metadata, client_id: &ClientId, secret: &ClientSecret, redirect: &RedirectUrl) -> Self {
-        let advertised = metadata.id_token_signing_alg_values_supported();
-        let mut allowed_algs: Vec<_> = ASYMMETRIC_ALGS.iter().filter(|a| advertised.contains(a)).cloned().collect();
-        if allowed_algs.is_empty() {
-            allowed_algs.push(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
-        }
+        let keys = SigningKeys::new(metadata.jwks().clone(), metadata.id_token_signing_alg_values_supported());
         let client = CoreClient::from_provider_metadata(metadata.clone(), client_id.clone(), Some(secret.clone()))
             .set_redirect_uri(redirect.clone());
-        let rsa_keys = super::rs256::rsa_keys(metadata.jwks());
-        Discovered { client, metadata, allowed_algs, rsa_keys, keys_fetched_at: Instant::now() }
-    }
-
-    pub fn keys(&self) -> &CoreJsonWebKeySet {
-        self.metadata.jwks()
+        Discovered { client, metadata, keys, keys_fetched_at: Instant::now() }
     }
 }
 
@@ -144,9 +120,9 @@ impl ProviderCache {
         }
         let metadata = Metadata::discover_async(self.issuer.clone(), &self.http)
             .await
-            .map_err(|e| OidcError::ProviderUnavailable(format!("discovery failed: {}", super::chain(&e))))?;
+            .map_err(|e| OidcError::unavailable("discovery failed", e))?;
         let found = Arc::new(Discovered::new(metadata, &self.client_id, &self.client_secret, &self.redirect));
-        log::info!("discovered OpenID provider {} ({} signing keys)", self.issuer.as_str(), found.keys().keys().len());
+        log::info!("discovered OpenID provider {} ({} signing keys)", self.issuer.as_str(), found.keys.len());
         self.store(found.clone());
         Ok(found)
     }
@@ -162,9 +138,9 @@ impl ProviderCache {
         if current.keys_fetched_at.elapsed() < self.min_key_refresh {
             return Ok(None);
         }
-        let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http).await.map_err(|e| {
-            OidcError::ProviderUnavailable(format!("fetching signing keys failed: {}", super::chain(&e)))
-        })?;
+        let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| OidcError::unavailable("fetching signing keys failed", e))?;
         log::info!("fetched the provider's signing keys again ({} keys)", keys.keys().len());
         let metadata = current.metadata.clone().set_jwks(keys);
         let fresh = Arc::new(Discovered::new(metadata, &self.client_id, &self.client_secret, &self.redirect));

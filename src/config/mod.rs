@@ -1,0 +1,201 @@
+//! Typed configuration, read once from the environment (after `.env`) and validated at start-up.
+//! `Settings` is grouped by concern, and each part of the app is handed only its group.
+
+mod checks;
+mod reader;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use url::Url;
+
+use reader::{problem, Reader};
+pub use reader::{ConfigError, Env, Source};
+
+/// Everything the app needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub site: SiteSettings,
+    /// The sign-in provider. One today; the multi-provider issue makes this a list.
+    pub provider: ProviderSettings,
+    pub login: LoginSettings,
+    pub cookies: CookieSettings,
+    pub tokens: TokenSettings,
+    pub limits: RateLimitSettings,
+    pub policy: PolicySettings,
+}
+
+/// The listener and what sits in front of it.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub bind_addr: SocketAddr,
+    pub trusted_proxies: TrustedProxies,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub pool_size: u32,
+}
+
+/// Where this app is reached and where browsers land.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    /// REDIRECT_URL: the callback registered at the provider.
+    pub redirect_url: Url,
+    /// The scheme, host and port of REDIRECT_URL, computed once.
+    pub public_origin: String,
+    /// A same-origin path or an absolute URL, already a valid `Location` value.
+    pub frontend_url: String,
+}
+
+/// One OpenID provider and how we talk to it.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub http_timeout: Duration,
+    pub jwks_min_refresh: Duration,
+}
+
+impl ProviderSettings {
+    /// True when the issuer is Google, whose ID tokens may spell the issuer without a scheme.
+    pub fn is_google(&self) -> bool {
+        self.issuer.host_str() == Some("accounts.google.com")
+    }
+}
+
+/// The encrypted cookie that carries logins in progress.
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    /// actix-session derives its signing and encryption keys from this with HKDF.
+    pub secret_key: SecretString,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CookieSettings {
+    pub secure: bool,
+}
+
+/// Keys and lifetimes of access and refresh tokens.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub jwt_secret_key: SecretString,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Clock difference allowed between the instances that sign and verify.
+    pub leeway: Duration,
+    pub private_key_file: Option<PathBuf>,
+    pub key_id: Option<String>,
+    pub previous_jwks_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitSettings {
+    /// 0 turns the limits off.
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Who may sign in.
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    pub allowed_email_domains: Vec<String>,
+    pub require_email_verified: bool,
+}
+
+/// TRUSTED_PROXIES, shared (not copied) by everything that names the client.
+#[derive(Debug, Clone)]
+pub struct TrustedProxies(Arc<[IpNet]>);
+
+impl TrustedProxies {
+    pub fn new(networks: Vec<IpNet>) -> Self {
+        TrustedProxies(networks.into())
+    }
+
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+}
+
+impl Settings {
+    /// Reads and validates every variable; the first problem found is returned.
+    pub fn from_source(source: impl Source) -> Result<Self, ConfigError> {
+        let r = Reader(source);
+        let database_url = r.required("DATABASE_URL")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(problem("DATABASE_URL", "must start with postgres:// or postgresql://"));
+        }
+        const DAY: u64 = 24 * 3600;
+        let issuer = r.url("OIDC_ISSUER", "https://accounts.google.com")?;
+        let redirect_url = r.url("REDIRECT_URL", "http://127.0.0.1:8000/auth")?;
+        let settings = Settings {
+            database: DatabaseSettings {
+                url: SecretString::from(database_url),
+                pool_size: r.parse("DATABASE_POOL_SIZE", 10, "a whole number")?,
+            },
+            provider: ProviderSettings {
+                issuer,
+                client_id: r.required("GOOGLE_CLIENT_ID")?,
+                client_secret: r.secret("GOOGLE_CLIENT_SECRET", 1)?,
+                http_timeout: r.seconds("HTTP_TIMEOUT_SECONDS", 10, 300)?,
+                jwks_min_refresh: r.seconds("JWKS_MIN_REFRESH_SECONDS", 10, DAY)?,
+            },
+            site: SiteSettings {
+                public_origin: redirect_url.origin().ascii_serialization(),
+                redirect_url,
+                frontend_url: checks::frontend(r.optional("FRONTEND_URL"))?,
+            },
+            login: LoginSettings {
+                secret_key: r.secret("SECRET_KEY", 32)?,
+                timeout: r.seconds("LOGIN_TIMEOUT_SECONDS", 600, 3600)?,
+            },
+            tokens: TokenSettings {
+                jwt_secret_key: r.secret("JWT_SECRET_KEY", 32)?,
+                access_ttl: r.seconds("ACCESS_TOKEN_TTL_SECONDS", 900, DAY)?,
+                refresh_ttl: r.seconds("REFRESH_TOKEN_TTL_SECONDS", 30 * DAY, 400 * DAY)?,
+                leeway: r.seconds("TOKEN_LEEWAY_SECONDS", 5, 300)?,
+                private_key_file: r.optional("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
+                key_id: r.optional("JWT_KEY_ID"),
+                previous_jwks_file: r.optional("JWT_PREVIOUS_JWKS_FILE").map(PathBuf::from),
+            },
+            server: ServerSettings {
+                bind_addr: r.parse(
+                    "BIND_ADDR",
+                    SocketAddr::from(([127, 0, 0, 1], 8000)),
+                    "an address like 127.0.0.1:8000",
+                )?,
+                trusted_proxies: TrustedProxies::new(r.networks("TRUSTED_PROXIES", "127.0.0.0/8,::1/128")?),
+                cors_allowed_origins: r.origins("CORS_ALLOWED_ORIGINS")?,
+            },
+            cookies: CookieSettings { secure: r.boolean("COOKIE_SECURE", true)? },
+            limits: RateLimitSettings {
+                per_second: r.parse("RATE_LIMIT_PER_SECOND", 5, "a whole number (0 turns limits off)")?,
+                burst: r.parse("RATE_LIMIT_BURST", 20, "a whole number")?,
+            },
+            policy: PolicySettings {
+                allowed_email_domains: r.domains("ALLOWED_EMAIL_DOMAINS")?,
+                require_email_verified: r.boolean("REQUIRE_EMAIL_VERIFIED", true)?,
+            },
+        };
+        checks::consistency(&settings)?;
+        Ok(settings)
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(Env)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! Unit tests of the configuration reader.
+
+use std::collections::HashMap;
+
+use super::*;
+
+fn base() -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+        ("GOOGLE_CLIENT_ID", "client"),
+        ("GOOGLE_CLIENT_SECRET", "dev-only-client-secret"),
+        ("OIDC_ISSUER", "http://127.0.0.1:9000"),
+        ("SECRET_KEY", "dev-only-session-key-0123456789abcdef"),
+        ("JWT_SECRET_KEY", "dev-only-jwt-key-0123456789abcdef0123"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn error_var(env: HashMap<String, String>) -> &'static str {
+    Settings::from_source(env).expect_err("should be refused").var
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let s = Settings::from_source(base()).unwrap();
+    assert_eq!(s.site.redirect_url.as_str(), "http://127.0.0.1:8000/auth");
+    assert_eq!(s.site.frontend_url, "/chat");
+    assert_eq!(s.server.bind_addr.to_string(), "127.0.0.1:8000");
+    assert!(s.cookies.secure);
+    assert_eq!(s.site.public_origin, "http://127.0.0.1:8000");
+    assert!(s.server.trusted_proxies.contains(&"127.0.0.1".parse().unwrap()));
+    assert!(s.server.cors_allowed_origins.is_empty());
+    let mut env = base();
+    env.insert("FRONTEND_URL".into(), "https://app.example/a b\u{7f}".into());
+    let s = Settings::from_source(env).unwrap();
+    assert_eq!(s.site.frontend_url, "https://app.example/a%20b%7F", "normalised into a valid Location");
+    assert!(actix_web::http::header::HeaderValue::from_str(&s.site.frontend_url).is_ok());
+}
+
+#[test]
+fn missing_and_short_secrets_are_named() {
+    let mut env = base();
+    env.remove("SECRET_KEY");
+    assert_eq!(error_var(env), "SECRET_KEY");
+    let mut env = base();
+    env.insert("SECRET_KEY".into(), "too-short".into());
+    let err = Settings::from_source(env).unwrap_err();
+    assert_eq!(err.var, "SECRET_KEY");
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    for (var, value) in [
+        ("DATABASE_URL", "mysql://x"),
+        ("OIDC_ISSUER", "not a url"),
+        ("REDIRECT_URL", "ftp://x/auth"),
+        ("BIND_ADDR", "nowhere"),
+        ("COOKIE_SECURE", "maybe"),
+        ("FRONTEND_URL", "//evil.example"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example/path"),
+        ("CORS_ALLOWED_ORIGINS", "*"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("REFRESH_TOKEN_TTL_SECONDS", "60"),
+        ("RATE_LIMIT_PER_SECOND", "-1"),
+        ("ALLOWED_EMAIL_DOMAINS", "example..com"),
+        ("REQUIRE_EMAIL_VERIFIED", "sometimes"),
+        ("ACCESS_TOKEN_TTL_SECONDS", "18446744073709551615"),
+        ("REFRESH_TOKEN_TTL_SECONDS", "999999999999"),
+        ("FRONTEND_URL", "javascript:alert(1)"),
+        ("RATE_LIMIT_PER_SECOND", "2000000000"),
+    ] {
+        let mut env = base();
+        env.insert(var.into(), value.into());
+        assert_eq!(error_var(env), var, "{var}={value}");
+    }
+}
+
+#[test]
+fn development_secrets_are_refused_for_a_remote_issuer() {
+    let mut env = base();
+    env.insert("OIDC_ISSUER".into(), "https://accounts.google.com".into());
+    assert_eq!(error_var(env.clone()), "SECRET_KEY");
+    env.insert("SECRET_KEY".into(), "a-real-secret-that-is-long-enough-000".into());
+    env.insert("JWT_SECRET_KEY".into(), "another-real-secret-long-enough-1111".into());
+    env.insert("GOOGLE_CLIENT_SECRET".into(), "real".into());
+    let s = Settings::from_source(env).unwrap();
+    assert!(s.provider.is_google());
+}

@@ -1,0 +1,15 @@
+//! `AppState`: what every handler may need, built once at start-up and shared by the workers.
+
+use crate::config::Settings;
+use crate::db::PgPool;
+use crate::oidc::OidcClient;
+use crate::tokens::TokenKeys;
+
+/// One `web::Data<AppState>` instead of one per dependency: handlers take one extractor for
+/// all of them, and each part is handed only the group of settings it needs.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub tokens: TokenKeys,
+    pub oidc: OidcClient,
+}
