@@ -122,3 +122,40 @@ fn a_previous_key_still_verifies_after_rotation() {
 fn a_file_that_is_not_a_key_is_refused() {
     assert!(AccessSigner::asymmetric(b"not a key", None, None).is_err());
 }
+
+#[test]
+fn the_leeway_is_a_setting_for_access_and_refresh_tokens() {
+    let now = now();
+    let access = AccessClaims {
+        sub: Uuid::new_v4(),
+        email: None,
+        name: None,
+        picture: None,
+        sid: None,
+        iat: now - 60,
+        exp: now - 3,
+        token_type: TokenType::Access,
+    };
+    let refresh = RefreshClaims {
+        sub: Uuid::new_v4(),
+        sid: Uuid::new_v4(),
+        jti: "j".into(),
+        iat: now - 60,
+        exp: now - 3,
+        token_type: TokenType::Refresh,
+    };
+    let (access, refresh) = (sign(&access), sign(&refresh));
+    // Three seconds past `exp`: inside the default 5 s, outside no leeway at all.
+    let lenient = keys(60);
+    assert!(lenient.verify_access(&access).is_ok() && lenient.verify_refresh(&refresh).is_ok());
+    let strict = keys(60).with_leeway(Duration::ZERO);
+    assert_eq!(strict.verify_access(&access), Err(TokenError::Expired));
+    assert_eq!(strict.verify_refresh(&refresh), Err(TokenError::Expired));
+    let signer = AccessSigner::asymmetric(&fixture("provider_key.pem"), None, None).unwrap();
+    let asymmetric = keys_with(Some(signer), 60).with_leeway(Duration::ZERO);
+    let token = asymmetric.issue_access(Uuid::new_v4(), None, profile()).unwrap();
+    assert!(asymmetric.verify_access(&token).is_ok(), "a fresh token is still good");
+    let claims: AccessClaims = jsonwebtoken::dangerous::insecure_decode(&access).unwrap().claims;
+    let expired = jsonwebtoken::encode(asymmetric.access.header(), &claims, asymmetric.access.encoding()).unwrap();
+    assert_eq!(asymmetric.verify_access(&expired), Err(TokenError::Expired));
+}
