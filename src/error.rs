@@ -169,6 +169,13 @@ impl From<OidcError> for AppError {
             OidcError::WrongIssuerInResponse(_) => {
                 (StatusCode::BAD_REQUEST, "the sign-in response came from an unexpected provider")
             }
+            OidcError::MalformedTokenResponse(_) | OidcError::UserInfoRefused(_) => (
+                StatusCode::BAD_REQUEST,
+                "the sign-in provider's answer could not be used; please tell the site's administrator",
+            ),
+            OidcError::UserInfoMismatch(_) | OidcError::InvalidUserInfo(_) => {
+                (StatusCode::UNAUTHORIZED, "the profile from the sign-in provider could not be verified")
+            }
         };
         AppError::LoginFailed { status, message, cause: Some(Box::new(e)) }
     }

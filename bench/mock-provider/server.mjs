@@ -12,7 +12,8 @@
 //   document does not advertise `authorization_response_iss_parameter_supported`.
 //
 // What this wrapper adds:
-// - Users: each token request picks one of MOCK_USERS users at random (sub, email, name), so
+// - Users: each token request picks one of MOCK_USERS users at random (sub, email, name, and a
+//   picture: every claim in the ID token, as with Google, so no UserInfo request), so
 //   the load sees both first logins (insert) and returning ones (update).
 // - `iss` on the authorization redirect, advertised in discovery, as Google does, so the
 //   app's issuer check of the authorization response runs on every login. Discovery also
@@ -56,6 +57,9 @@ service.on('beforeTokenSigning', (token, req) => {
   token.payload.email = user.email;
   token.payload.email_verified = true;
   token.payload.name = user.name;
+  // Every profile claim doorman uses is in the ID token, as Google's are: no UserInfo request
+  // (the mock's /userinfo would answer for "johndoe", and doorman would refuse the sign-in).
+  token.payload.picture = `https://bench.test/${user.sub}.png`;
 });
 
 service.on('beforeAuthorizeRedirect', (redirect) => {

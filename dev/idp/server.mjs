@@ -29,6 +29,10 @@ const REDIRECT_URIS = list(env('IDP_REDIRECT_URIS', 'http://127.0.0.1:8000/auth,
 const POST_LOGOUT_REDIRECT_URIS = list(env('IDP_POST_LOGOUT_REDIRECT_URIS', ''));
 const ALLOW_REGISTRATION = flag('IDP_ALLOW_REGISTRATION', '1');
 const JWKS_FILE = env('IDP_JWKS_FILE', '');
+// Off (the default): the scope-granted claims go into the ID token itself, as Google does.
+// On: oidc-provider's own default, the OpenID Certified behaviour of many providers: the ID
+// token carries `sub` only and email/profile come from the userinfo endpoint.
+const CONFORM_ID_TOKEN_CLAIMS = flag('IDP_CONFORM_ID_TOKEN_CLAIMS', '0');
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
   throw new Error(`IDP_PORT must be a port number, got ${JSON.stringify(process.env.IDP_PORT)}`);
@@ -202,9 +206,9 @@ const configuration = {
     email: ['email', 'email_verified'],
     profile: ['name', 'picture', 'given_name', 'family_name'],
   },
-  // Put the scope-granted claims into the ID token itself (doorman reads them
-  // from there) instead of only serving them from the userinfo endpoint.
-  conformIdTokenClaims: false,
+  // false: put the scope-granted claims into the ID token itself (like Google)
+  // instead of only serving them from the userinfo endpoint. IDP_CONFORM_ID_TOKEN_CLAIMS.
+  conformIdTokenClaims: CONFORM_ID_TOKEN_CLAIMS,
 
   // A refresh token for every client allowed the refresh_token grant (the
   // static client is; registered clients only if they ask for it).

@@ -1,5 +1,12 @@
 //! The provider's discovery document and signing keys, fetched once and kept, with the keys
 //! fetched again when a token names a key we do not have (the provider rotated its keys).
+//!
+//! The refetch rule: at most one refetch per JWKS_MIN_REFRESH_SECONDS for any token, so tokens
+//! posted to the API with made-up `kid`s cannot make us hammer the provider. A token that came
+//! straight from the provider's token endpoint (over TLS, for our authenticated code exchange)
+//! may refetch sooner, once for each `kid` it names: a provider that rotated a moment after our
+//! last fetch must not fail a genuine sign-in, and such refetches are bounded by the sign-ins
+//! the provider itself completes (each needs a code it issued) and by the per-kid memory.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -63,6 +70,18 @@ impl Discovered {
     }
 }
 
+/// Where a token to be verified came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The provider's own answer to our code exchange.
+    TokenEndpoint,
+    /// Posted to us by a client (the token API).
+    Posted,
+}
+
+/// How many kids that made us refetch are remembered (then the memory starts afresh).
+const KIDS_REMEMBERED: usize = 64;
+
 /// Holds the discovered provider and fetches it when it is missing or its keys are stale.
 pub struct ProviderCache {
     issuer: IssuerUrl,
@@ -73,7 +92,8 @@ pub struct ProviderCache {
     min_key_refresh: Duration,
     current: RwLock<Option<Arc<Discovered>>>,
     // One fetch at a time: a burst of logins after a restart or a rotation makes one request.
-    fetching: tokio::sync::Mutex<()>,
+    // It guards the kids that made us refetch early, too.
+    fetching: tokio::sync::Mutex<Vec<String>>,
 }
 
 impl ProviderCache {
@@ -93,7 +113,7 @@ impl ProviderCache {
             http,
             min_key_refresh,
             current: RwLock::new(None),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: tokio::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -127,15 +147,31 @@ impl ProviderCache {
         Ok(found)
     }
 
-    /// Fetches the provider's keys again after a token named a key we lack. Returns `None` when
-    /// the keys were fetched too recently to try again (forged `kid`s must not make us hammer the provider).
-    pub async fn refresh_keys(&self, stale: &Arc<Discovered>) -> Result<Option<Arc<Discovered>>, OidcError> {
-        let _one_at_a_time = self.fetching.lock().await;
+    /// Fetches the provider's keys again after a token named a key we lack (see the refetch
+    /// rule above). Returns `None` when the rule allows no fetch now.
+    pub async fn refresh_keys(
+        &self,
+        stale: &Arc<Discovered>,
+        source: Source,
+        kid: Option<&str>,
+    ) -> Result<Option<Arc<Discovered>>, OidcError> {
+        let mut early_kids = self.fetching.lock().await;
         let current = self.cached().unwrap_or_else(|| stale.clone());
         if !Arc::ptr_eq(&current, stale) {
             return Ok(Some(current));
         }
-        if current.keys_fetched_at.elapsed() < self.min_key_refresh {
+        let due = current.keys_fetched_at.elapsed() >= self.min_key_refresh;
+        let early = match (source, kid) {
+            (Source::TokenEndpoint, Some(kid)) if !due && !early_kids.iter().any(|k| k == kid) => {
+                if early_kids.len() >= KIDS_REMEMBERED {
+                    early_kids.clear();
+                }
+                early_kids.push(kid.to_owned());
+                true
+            }
+            _ => false,
+        };
+        if !(due || early) {
             return Ok(None);
         }
         let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)

@@ -1,6 +1,7 @@
-//! Turning a verified ID token into the identity we store.
+//! Turning a verified ID token (and, where it lacks profile claims, the UserInfo answer) into
+//! the identity we store.
 
-use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier};
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreUserInfoClaims};
 use openidconnect::{ClaimsVerificationError, ClientId, Nonce, SignatureVerificationError};
 
 use super::{IdTokenProblem, OidcError};
@@ -21,6 +22,48 @@ pub struct Identity {
     pub access_token_hash: Option<String>,
     /// Google's `hd`: the Workspace domain of the account, absent for consumer accounts.
     pub hosted_domain: Option<String>,
+    /// The profile claims the ID token left out (OIDC Core §5.4 lets a provider serve them from
+    /// UserInfo only).
+    pub missing: MissingClaims,
+}
+
+/// Which of the claims we use an ID token did not carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MissingClaims {
+    pub email: bool,
+    pub email_verified: bool,
+    pub name: bool,
+    pub picture: bool,
+}
+
+impl MissingClaims {
+    pub fn any(&self) -> bool {
+        self.email || self.email_verified || self.name || self.picture
+    }
+}
+
+impl Identity {
+    /// Fills the claims the ID token left out from UserInfo, whose `sub` was checked to be this
+    /// identity's. Issuer and subject stay the ID token's. An email and its verified flag come
+    /// from one source: UserInfo's flag is taken only for UserInfo's address, or for the ID
+    /// token's when UserInfo names the same one.
+    pub(super) fn fill_from(&mut self, userinfo: &CoreUserInfoClaims) {
+        let email = bounded(userinfo.email().map(|e| e.as_str()));
+        let verified = userinfo.email_verified().unwrap_or(false);
+        if self.missing.email {
+            self.email_verified = email.is_some() && verified;
+            self.email = email;
+        } else if self.missing.email_verified && email.is_some() && email == self.email {
+            self.email_verified = verified;
+        }
+        if self.missing.name {
+            self.name = bounded(userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str()));
+        }
+        if self.missing.picture {
+            self.picture = bounded(userinfo.picture().and_then(|p| p.get(None)).map(|p| p.as_str()));
+        }
+        self.missing = MissingClaims::default();
+    }
 }
 
 fn bounded(value: Option<&str>) -> Option<String> {
@@ -73,15 +116,25 @@ pub(super) fn verified(
     if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
         return Err(invalid(IdTokenProblem::Subject));
     }
+    let email = bounded(claims.email().map(|e| e.as_str()));
+    let name = bounded(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()));
+    let picture = bounded(claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str()));
+    let missing = MissingClaims {
+        email: email.is_none(),
+        email_verified: claims.email_verified().is_none(),
+        name: name.is_none(),
+        picture: picture.is_none(),
+    };
     Ok(Identity {
         // Stored in one spelling, so Google's two spellings map to the same user.
         issuer: accepted_issuers[0].clone(),
         subject: subject.to_owned(),
-        email: bounded(claims.email().map(|e| e.as_str())),
+        email,
         email_verified: claims.email_verified().unwrap_or(false),
-        name: bounded(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str())),
-        picture: bounded(claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str())),
+        name,
+        picture,
         access_token_hash: claims.access_token_hash().map(|h| h.to_string()),
         hosted_domain: hosted_domain(raw),
+        missing,
     })
 }

@@ -2,23 +2,26 @@
 //! the authorization request, the code exchange and the ID token's verification. Knows nothing
 //! of cookies, pages or the database: it returns its own types and `OidcError`.
 
+mod code_exchange;
 mod discovery;
 mod identity;
 mod rs256;
+mod userinfo;
 mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError};
+use oauth2::{CsrfToken, PkceCodeChallenge};
 use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken};
-use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce, RedirectUrl, Scope, TokenResponse};
+use openidconnect::TokenResponse;
+use openidconnect::{AccessToken, ClientId, ClientSecret, IssuerUrl, Nonce, OAuth2TokenResponse, RedirectUrl, Scope};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::ProviderSettings;
-use discovery::{Discovered, ProviderCache};
+use discovery::{Discovered, ProviderCache, Source};
 pub use identity::Identity;
 pub use verify::{IdTokenRules, SigningKeys};
 
@@ -41,6 +44,14 @@ pub enum OidcError {
     ExpiredIdToken,
     #[error("the authorization response names issuer {0:?}, not ours")]
     WrongIssuerInResponse(String),
+    #[error("the token endpoint's answer is malformed")]
+    MalformedTokenResponse(#[source] BoxError),
+    #[error("the UserInfo answer is for another subject: {0}")]
+    UserInfoMismatch(String),
+    #[error("the UserInfo answer is invalid")]
+    InvalidUserInfo(#[source] BoxError),
+    #[error("the UserInfo endpoint refused the access token")]
+    UserInfoRefused(#[source] BoxError),
 }
 
 impl OidcError {
@@ -54,8 +65,10 @@ impl OidcError {
 pub enum IdTokenProblem {
     #[error("the token response has no id_token")]
     Missing,
-    #[error("not a JWT")]
+    #[error("not a JWT with the claims an ID token must have")]
     NotAJwt(#[source] BoxError),
+    #[error("the id_token member is not a string")]
+    NotAString,
     #[error("signed by a key the provider does not publish")]
     UnknownKey,
     #[error("bad RS256 signature")]
@@ -161,23 +174,38 @@ impl OidcClient {
         }
     }
 
-    /// Exchanges the code (with the PKCE verifier) and verifies the ID token against the nonce.
+    /// Exchanges the code (with the PKCE verifier), verifies the ID token against the nonce, and
+    /// fills the profile claims it lacks from UserInfo.
     pub async fn finish_login(&self, code: String, secrets: &LoginSecrets) -> Result<Identity, OidcError> {
         let discovered = self.cache.get().await?;
-        let request = discovered
-            .client
-            .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| OidcError::unavailable("no token endpoint", e))?
-            .set_pkce_verifier(PkceCodeVerifier::new(secrets.pkce_verifier.clone()));
-        let response = request.request_async(self.cache.http()).await.map_err(|e| match e {
-            // The provider's `error` and `error_description`; no secret of ours.
-            RequestTokenError::ServerResponse(body) => OidcError::CodeRejected(body.to_string().into()),
-            RequestTokenError::Request(e) => OidcError::unavailable("token request failed", e),
-            other => OidcError::unavailable("token endpoint answered garbage", other),
-        })?;
+        let http = self.cache.http();
+        let response = code_exchange::exchange(&discovered, http, code, &secrets.pkce_verifier).await?;
         let id_token = response.id_token().ok_or(OidcError::InvalidIdToken(IdTokenProblem::Missing))?;
         let nonce = Nonce::new(secrets.nonce.clone());
-        self.verify(discovered, id_token, Some(&nonce)).await
+        // Straight from the token endpoint: a new kid here is the provider's, worth a refetch.
+        let identity = self.verify(discovered.clone(), id_token, Some(&nonce), Source::TokenEndpoint).await?;
+        self.complete(&discovered, identity, response.access_token().clone()).await
+    }
+
+    /// Fills what a verified ID token lacks from UserInfo with `access_token` (the token API,
+    /// whose caller posts the access token beside the ID token).
+    pub async fn complete_with(&self, identity: Identity, access_token: &str) -> Result<Identity, OidcError> {
+        let discovered = self.cache.get().await?;
+        self.complete(&discovered, identity, AccessToken::new(access_token.to_owned())).await
+    }
+
+    /// No UserInfo request when the ID token carries what we use (Google), or there is none.
+    async fn complete(
+        &self,
+        discovered: &Discovered,
+        mut identity: Identity,
+        access_token: AccessToken,
+    ) -> Result<Identity, OidcError> {
+        if identity.missing.any() && userinfo::offered(discovered) {
+            let claims = userinfo::fetch(discovered, self.cache.http(), access_token, &identity.subject).await?;
+            identity.fill_from(&claims);
+        }
+        Ok(identity)
     }
 
     /// Verifies an ID token obtained elsewhere (a single-page app posts Google's ID token).
@@ -186,20 +214,22 @@ impl OidcClient {
         let discovered = self.cache.get().await?;
         let id_token: CoreIdToken =
             raw.parse().map_err(|e| OidcError::InvalidIdToken(IdTokenProblem::NotAJwt(Box::new(e))))?;
-        self.verify(discovered, &id_token, None).await
+        self.verify(discovered, &id_token, None, Source::Posted).await
     }
 
     /// Verifies with the keys we have; a token naming a key we lack makes us fetch the keys again
-    /// (the provider may have rotated them), at most as often as the cache allows.
+    /// (the provider may have rotated them), as often as `ProviderCache::refresh_keys` allows.
     async fn verify(
         &self,
         discovered: Arc<Discovered>,
         id_token: &CoreIdToken,
         nonce: Option<&Nonce>,
+        source: Source,
     ) -> Result<Identity, OidcError> {
         match self.rules.verify(&discovered.keys, id_token, nonce) {
             Err(OidcError::InvalidIdToken(IdTokenProblem::UnknownKey)) => {
-                match self.cache.refresh_keys(&discovered).await? {
+                let kid = verify::key_id(&id_token.to_string());
+                match self.cache.refresh_keys(&discovered, source, kid.as_deref()).await? {
                     Some(fresh) => self.rules.verify(&fresh.keys, id_token, nonce),
                     None => Err(OidcError::InvalidIdToken(IdTokenProblem::UnknownKey)),
                 }

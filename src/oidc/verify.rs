@@ -120,3 +120,12 @@ impl IdTokenRules {
         identity::verified(id_token, &raw, &verifier, nonce, &self.accepted_issuers, &self.client_id)
     }
 }
+
+/// The `kid` in a compact JWT's header, if it names one.
+pub(super) fn key_id(raw: &str) -> Option<String> {
+    use base64::Engine;
+    let header = raw.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    header.get("kid")?.as_str().map(str::to_owned)
+}

@@ -35,7 +35,7 @@ pub async fn google_login(
     if token.is_empty() || token.len() > 16 * 1024 {
         return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "token must be an ID token"));
     }
-    let identity = state.oidc.verify_id_token(&token).await?;
+    let mut identity = state.oidc.verify_id_token(&token).await?;
     if let (Some(access_token), Some(expected)) = (access_token.as_deref(), identity.access_token_hash.as_deref()) {
         if access_token_hash(access_token) != expected {
             return Err(AppError::rejected(
@@ -44,6 +44,11 @@ pub async fn google_login(
                 "access_token does not belong to this ID token",
             ));
         }
+    }
+    // A provider that keeps the profile out of its ID tokens serves it from UserInfo, which
+    // needs the access token; without one the identity stays as the ID token says.
+    if let Some(access_token) = access_token.as_deref().filter(|_| identity.missing.any()) {
+        identity = state.oidc.complete_with(identity, access_token).await?;
     }
     admission::admit(&identity, &state.settings.policy)?;
     let device = http::device(&req, &state.settings.server.trusted_proxies);

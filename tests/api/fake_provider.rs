@@ -1,6 +1,7 @@
-//! A fake OpenID provider for what a real one never sends: forged, expired, mis-signed tokens.
-//! It serves discovery, a JWKS and a token endpoint that answers with whatever ID token the
-//! test put there.
+//! A fake OpenID provider for what a real one never sends: forged, expired, mis-signed tokens,
+//! malformed token responses, UserInfo answers for someone else. It serves discovery, a JWKS
+//! (counting how often it is fetched), a token endpoint that answers with whatever the test put
+//! there, and a UserInfo endpoint that wants the access token it handed out.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,8 @@ use serde_json::{json, Value};
 
 pub const CLIENT_ID: &str = "fake-client";
 pub const CLIENT_SECRET: &str = "fake-client-secret";
+/// The access token every code exchange hands out; UserInfo accepts only this one.
+pub const ACCESS_TOKEN: &str = "fake-access-token";
 
 /// A signing key: the kid it is published under and its PEM.
 pub struct Key {
@@ -61,12 +64,34 @@ pub enum Behaviour {
     Garbage,
 }
 
+/// What the UserInfo endpoint answers.
+#[derive(Clone, Default)]
+pub enum UserInfo {
+    /// `{"sub": …}` of the last ID token handed out, nothing more.
+    #[default]
+    SubjectOnly,
+    /// These claims, as JSON.
+    Json(Value),
+    /// This signed JWT, as `application/jwt`.
+    Jwt(String),
+    /// 503 after this long (longer than the app's timeout: a provider that hangs).
+    Slow(std::time::Duration),
+    /// 500.
+    Down,
+}
+
 #[derive(Default)]
 struct State {
     behaviour: Behaviour,
     published: Vec<Jwk>,
     next_id_token: Option<String>,
+    /// A whole token-endpoint body to answer with instead of the usual one.
+    next_raw_body: Option<String>,
+    last_subject: Option<String>,
     token_requests: Vec<Vec<(String, String)>>,
+    userinfo: UserInfo,
+    userinfo_requests: usize,
+    jwks_requests: usize,
 }
 
 /// A running fake provider.
@@ -100,10 +125,13 @@ impl FakeProvider {
                 .route(
                     "/jwks",
                     web::get().to(|s: web::Data<Mutex<State>>| async move {
-                        HttpResponse::Ok().json(JwkSet { keys: s.lock().unwrap().published.clone() })
+                        let mut state = s.lock().unwrap();
+                        state.jwks_requests += 1;
+                        HttpResponse::Ok().json(JwkSet { keys: state.published.clone() })
                     }),
                 )
                 .route("/token", web::post().to(token))
+                .route("/userinfo", web::get().to(userinfo))
         })
         .workers(1)
         .listen(listener)
@@ -125,6 +153,24 @@ impl FakeProvider {
         self.state.lock().unwrap().next_id_token = Some(id_token);
     }
 
+    /// The whole body (JSON or not) the next code exchange answers with.
+    pub fn answer_with_body(&self, body: String) {
+        self.state.lock().unwrap().next_raw_body = Some(body);
+    }
+
+    pub fn userinfo_answers(&self, answer: UserInfo) {
+        self.state.lock().unwrap().userinfo = answer;
+    }
+
+    pub fn userinfo_requests(&self) -> usize {
+        self.state.lock().unwrap().userinfo_requests
+    }
+
+    /// How often the JWKS was fetched (discovery's first fetch included).
+    pub fn jwks_requests(&self) -> usize {
+        self.state.lock().unwrap().jwks_requests
+    }
+
     pub fn behave(&self, behaviour: Behaviour) {
         self.state.lock().unwrap().behaviour = behaviour;
     }
@@ -142,7 +188,7 @@ impl FakeProvider {
     /// An app that signs in with this provider.
     pub async fn app(&self, env: Vec<(&'static str, String)>) -> crate::helpers::TestApp {
         let provider = Some((self.issuer.clone(), CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned()));
-        crate::helpers::TestApp::spawn_with(crate::helpers::Options { provider, env }).await
+        crate::helpers::TestApp::spawn_with(crate::helpers::Options { provider, env, issuer: None }).await
     }
 
     /// Claims a genuine token for this client would carry.
@@ -168,6 +214,7 @@ fn discovery(issuer: &str) -> Value {
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "jwks_uri": format!("{issuer}/jwks"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "HS256", "none"],
@@ -184,13 +231,50 @@ async fn token(state: web::Data<Mutex<State>>, form: web::Form<Vec<(String, Stri
     }
     let mut state = state.lock().unwrap();
     state.token_requests.push(form.into_inner());
+    if let Some(body) = state.next_raw_body.take() {
+        return HttpResponse::Ok().content_type("application/json").body(body);
+    }
     match state.next_id_token.take() {
-        Some(id_token) => HttpResponse::Ok().json(json!({
-            "access_token": "fake-access-token",
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "id_token": id_token,
-        })),
+        Some(id_token) => {
+            state.last_subject = subject_of(&id_token);
+            HttpResponse::Ok().json(json!({
+                "access_token": ACCESS_TOKEN,
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "id_token": id_token,
+            }))
+        }
         None => HttpResponse::BadRequest().json(json!({ "error": "invalid_grant" })),
+    }
+}
+
+fn subject_of(jwt: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<Value>(&payload).ok()?.get("sub")?.as_str().map(str::to_owned)
+}
+
+/// As providers do: only for the access token they issued (RFC 6750), then the answer the test chose.
+async fn userinfo(state: web::Data<Mutex<State>>, req: actix_web::HttpRequest) -> HttpResponse {
+    let bearer = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+    let (answer, subject) = {
+        let mut state = state.lock().unwrap();
+        state.userinfo_requests += 1;
+        (state.userinfo.clone(), state.last_subject.clone())
+    };
+    if bearer != Some(&format!("Bearer {ACCESS_TOKEN}")) {
+        return HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
+            .finish();
+    }
+    match answer {
+        UserInfo::SubjectOnly => HttpResponse::Ok().json(json!({ "sub": subject })),
+        UserInfo::Json(claims) => HttpResponse::Ok().json(claims),
+        UserInfo::Jwt(jwt) => HttpResponse::Ok().content_type("application/jwt").body(jwt),
+        UserInfo::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            HttpResponse::ServiceUnavailable().finish()
+        }
+        UserInfo::Down => HttpResponse::InternalServerError().finish(),
     }
 }

@@ -133,6 +133,7 @@ async fn the_app_starts_while_the_provider_is_down_and_recovers_when_it_returns(
     let app = TestApp::spawn_with(Options {
         provider: Some((issuer, crate::fake_provider::CLIENT_ID.into(), crate::fake_provider::CLIENT_SECRET.into())),
         env: vec![("HTTP_TIMEOUT_SECONDS", "2".into())],
+        ..Default::default()
     })
     .await;
     assert_eq!(app.browser().get("/login").await.status(), StatusCode::SERVICE_UNAVAILABLE);

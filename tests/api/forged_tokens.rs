@@ -14,7 +14,11 @@ async fn app_for(fake: &FakeProvider) -> TestApp {
 
 /// Starts a login, lets the fake provider answer the code exchange with `forge(nonce)`, and
 /// returns the app's answer to the callback.
-async fn callback_with(app: &TestApp, fake: &FakeProvider, forge: impl FnOnce(&str) -> String) -> (Browser, Response) {
+pub(crate) async fn callback_with(
+    app: &TestApp,
+    fake: &FakeProvider,
+    forge: impl FnOnce(&str) -> String,
+) -> (Browser, Response) {
     let browser = app.browser();
     let authorize = browser.start_login(None).await;
     assert!(authorize.as_str().starts_with(&fake.issuer));
@@ -57,7 +61,7 @@ async fn a_replay_is_refused_even_by_a_provider_that_accepts_a_code_twice() {
     assert_eq!(sessions, 1, "the replay opened no session");
 }
 
-async fn assert_rejected(response: Response, status: StatusCode) {
+pub(crate) async fn assert_rejected(response: Response, status: StatusCode) {
     assert_eq!(response.status(), status);
     assert!(!set_cookies(&response).contains_key("access_token"), "no access cookie");
     assert!(response.text().await.unwrap().contains("couldn"), "a friendly page");

@@ -27,6 +27,8 @@ pub struct TestApp {
 pub struct Options {
     /// An issuer other than the local provider (the fake one); its client id and secret.
     pub provider: Option<(String, String, String)>,
+    /// Another real provider to register a client at (instead of TEST_OIDC_ISSUER).
+    pub issuer: Option<String>,
     pub env: Vec<(&'static str, String)>,
 }
 
@@ -75,7 +77,7 @@ impl TestApp {
         let (issuer, client_id, client_secret) = match options.provider {
             Some(provider) => provider,
             None => {
-                let issuer = required_env("TEST_OIDC_ISSUER");
+                let issuer = options.issuer.unwrap_or_else(|| required_env("TEST_OIDC_ISSUER"));
                 let (id, secret) = register_client(&issuer, &redirect).await;
                 (issuer, id, secret)
             }

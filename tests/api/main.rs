@@ -3,6 +3,7 @@
 //! for tokens a real one would never issue. `scripts/test` starts the services and sets
 //! TEST_DATABASE_URL and TEST_OIDC_ISSUER.
 
+mod conformance;
 mod fake_provider;
 mod faults;
 mod forged_tokens;
@@ -14,3 +15,4 @@ mod rejections;
 mod sessions;
 mod startup;
 mod token_api;
+mod userinfo_provider;

@@ -160,6 +160,7 @@ async fn an_unreachable_provider_gives_503() {
     let app = TestApp::spawn_with(crate::helpers::Options {
         provider: Some((format!("http://127.0.0.1:{port}"), CLIENT_ID.into(), "secret".into())),
         env: vec![("HTTP_TIMEOUT_SECONDS", "2".into())],
+        ..Default::default()
     })
     .await;
     let response = reqwest::Client::new()
