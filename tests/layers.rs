@@ -150,3 +150,17 @@ fn references_are_read_from_grouped_and_inline_paths() {
     );
     assert_eq!(found.into_iter().collect::<Vec<_>>(), ["db", "error", "tokens"]);
 }
+
+#[test]
+fn every_source_file_has_its_line_in_the_readme_layout() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let missing: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(root).unwrap().display().to_string())
+        .filter(|f| !readme.lines().any(|line| line.starts_with(&format!("{f} "))))
+        .collect();
+    assert!(missing.is_empty(), "README.md, Layout, has no line for: {missing:?}");
+}
