@@ -135,16 +135,31 @@ impl AppError {
     }
 }
 
-/// An error and its causes on one line, for logs.
+/// An error and its causes on one line, for logs. Causes can quote what a client sent (a
+/// token's `aud`, a provider's error text): control characters are escaped, so nobody can end
+/// the line and forge another.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
+    let mut out = String::new();
+    let mut next = Some(e);
+    while let Some(error) = next {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        push_escaped(&mut out, &error.to_string());
+        next = error.source();
     }
     out
+}
+
+/// Appends `text` with every control character as a Rust escape (`\n`, `\u{1b}`).
+pub fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 impl From<OidcError> for AppError {
@@ -223,5 +238,25 @@ impl ResponseError for AppError {
                 HttpResponse::build(self.status_code()).body(self.to_string())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_cannot_start_a_log_line_of_its_own() {
+        let forged = "aud x\n[2026-12-01T00:00:00Z INFO  request] status=200\r\u{1b}[2K";
+        let e = Outer(std::io::Error::other(forged));
+        let line = chain(&e);
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(!line.contains('\r') && !line.contains('\u{1b}'), "{line}");
+        assert!(line.starts_with("outer: aud x\\n[2026"), "{line}");
+        assert!(line.ends_with("\\r\\u{1b}[2K"), "{line}");
     }
 }

@@ -10,6 +10,7 @@ mod forged_tokens;
 mod guard;
 mod helpers;
 mod hostile;
+mod log_lines;
 mod login;
 mod rejections;
 mod sessions;
