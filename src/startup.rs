@@ -89,6 +89,7 @@ fn server(state: AppState, listener: TcpListener) -> Result<Server, StartupError
     let trusted = settings.server.trusted_proxies.clone();
     // Created once, outside the per-worker factory, so all workers share one budget per client.
     let limit = RateLimit::new(settings.limits, trusted.clone());
+    limit.spawn_pruning();
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

@@ -122,8 +122,10 @@ impl TrustedProxies {
         TrustedProxies(networks.into())
     }
 
+    /// IPv4-mapped IPv6 addresses (a listener on `[::]`) count as the IPv4 address they map.
     pub fn contains(&self, ip: &IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(ip))
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
     }
 }
 

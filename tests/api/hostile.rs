@@ -216,3 +216,24 @@ async fn email_policy_refuses_other_domains_and_unverified_accounts_without_a_ro
     assert!(app.user_rows("outsider").is_empty() && app.user_rows("unverified").is_empty());
     assert_eq!(app.user_rows("member").len(), 1);
 }
+
+#[tokio::test]
+async fn one_ipv6_host_cannot_dodge_the_limit_by_changing_its_address_within_its_64() {
+    let app = TestApp::spawn_with(Options {
+        env: vec![("RATE_LIMIT_PER_SECOND", "1".into()), ("RATE_LIMIT_BURST", "3".into())],
+        ..Default::default()
+    })
+    .await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut statuses = Vec::new();
+    for i in 1..=6 {
+        // Each request from another address of 2001:db8:1:2::/64, forwarded by the trusted proxy.
+        let from = format!("2001:db8:1:2:{i:x}:{i:x}:{i:x}:{i:x}");
+        let response = client.get(app.url("/auth?code=x&state=y")).header("x-forwarded-for", from).send().await;
+        statuses.push(response.unwrap().status());
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let other_64 =
+        client.get(app.url("/auth?code=x&state=y")).header("x-forwarded-for", "2001:db8:1:3::1").send().await.unwrap();
+    assert_ne!(other_64.status(), StatusCode::TOO_MANY_REQUESTS, "the next /64 is another client");
+}
