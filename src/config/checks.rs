@@ -6,8 +6,13 @@ use url::Url;
 use super::reader::{problem, ConfigError};
 use super::Settings;
 
-/// Development-only secrets committed in `.env`; refused unless the provider is on loopback.
+/// Development-only secrets committed in `.env`; refused unless the provider and this app are
+/// both on loopback.
 const DEV_SECRET_MARKER: &str = "dev-only";
+
+/// A secret must be worth at least this many bits by `estimated_bits` (a random 128-bit secret
+/// in hex, `openssl rand -hex 16`, estimates at about 120).
+const MIN_SECRET_BITS: f64 = 100.0;
 
 pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
     if s.limits.per_second > 1_000_000 {
@@ -32,7 +37,17 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
     if s.login.secret_key.expose_secret() == s.tokens.jwt_secret_key.expose_secret() {
         return Err(problem("JWT_SECRET_KEY", "must differ from SECRET_KEY"));
     }
-    if !is_loopback(&s.provider.issuer) {
+    for (var, value) in [("SECRET_KEY", &s.login.secret_key), ("JWT_SECRET_KEY", &s.tokens.jwt_secret_key)] {
+        if guessable(value.expose_secret()) {
+            return Err(problem(
+                var,
+                "is too easy to guess (repeated or too few different characters); use `openssl rand -base64 48`",
+            ));
+        }
+    }
+    // A production app with a provider sidecar on loopback must not run on the committed secrets.
+    let local = is_loopback(&s.provider.issuer) && is_loopback(&s.site.redirect_url);
+    if !local {
         for (var, value) in [
             ("SECRET_KEY", &s.login.secret_key),
             ("JWT_SECRET_KEY", &s.tokens.jwt_secret_key),
@@ -41,15 +56,43 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
             if value.expose_secret().contains(DEV_SECRET_MARKER) {
                 return Err(problem(
                     var,
-                    "is the development secret from .env; set a real one (the provider is not on loopback)",
+                    "is the development secret from .env; set a real one (the provider or REDIRECT_URL is not on loopback)",
                 ));
             }
         }
-        if s.provider.issuer.scheme() != "https" {
-            return Err(problem("OIDC_ISSUER", "must use https unless the provider is on loopback"));
-        }
+    }
+    if !is_loopback(&s.provider.issuer) && s.provider.issuer.scheme() != "https" {
+        return Err(problem("OIDC_ISSUER", "must use https unless the provider is on loopback"));
+    }
+    if !s.cookies.secure && s.site.redirect_url.scheme() == "https" && !is_loopback(&s.site.redirect_url) {
+        return Err(problem(
+            "COOKIE_SECURE",
+            "must stay true when REDIRECT_URL is https on a public host (false is for plain-http localhost only)",
+        ));
     }
     Ok(())
+}
+
+/// Character-frequency (Shannon) estimate of a secret's strength in bits. It overrates what a
+/// person made up, so it only refuses the obviously weak: one character repeated, a word
+/// padded with one character, a short pattern repeated.
+fn estimated_bits(secret: &str) -> f64 {
+    let chars: Vec<char> = secret.chars().collect();
+    let mut counts = std::collections::HashMap::new();
+    for c in &chars {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let n = chars.len() as f64;
+    let per_char: f64 = counts.values().map(|&k| -(k as f64 / n) * (k as f64 / n).log2()).sum();
+    per_char * n
+}
+
+/// True for secrets made of one pattern repeated, or worth too few bits.
+fn guessable(secret: &str) -> bool {
+    let bytes = secret.as_bytes();
+    let periodic =
+        (1..=bytes.len() / 2).any(|p| bytes.len().is_multiple_of(p) && bytes.chunks(p).all(|c| c == &bytes[..p]));
+    periodic || estimated_bits(secret) < MIN_SECRET_BITS
 }
 
 /// FRONTEND_URL as it will go into a `Location` header: a same-origin path, or an absolute

@@ -89,3 +89,55 @@ fn development_secrets_are_refused_for_a_remote_issuer() {
     let s = Settings::from_source(env).unwrap();
     assert!(s.provider.is_google());
 }
+
+#[test]
+fn secrets_that_are_easy_to_guess_are_refused() {
+    for weak in [
+        "a".repeat(40),
+        "passwordpasswordpasswordpassword".to_owned(),
+        format!("password{}", "0".repeat(30)),
+        "0123456789".repeat(4),
+        "abcdefghabcdefghabcdefghabcdefghabcdefgh".to_owned(),
+    ] {
+        for var in ["SECRET_KEY", "JWT_SECRET_KEY"] {
+            let mut env = base();
+            env.insert(var.into(), weak.clone());
+            let err = Settings::from_source(env).expect_err(&weak);
+            assert_eq!(err.var, var, "{weak}");
+            assert!(err.to_string().contains("too easy to guess"), "{err}");
+        }
+    }
+    // What `openssl rand` makes passes, hex included (128 bits estimate at about 120).
+    for strong in ["9f86d081884c7d659a2feaa0c55ad015", "k7Jq2vN9xW4pL0sR8tY1uZ3aB6cD5eF+gH/iJ=mOnQ=="] {
+        let mut env = base();
+        env.insert("SECRET_KEY".into(), strong.into());
+        assert!(Settings::from_source(env).is_ok(), "{strong}");
+    }
+}
+
+#[test]
+fn the_development_secrets_need_both_the_provider_and_the_app_on_loopback() {
+    // A provider sidecar on loopback, the app public: the committed secrets must not run.
+    let mut env = base();
+    env.insert("REDIRECT_URL".into(), "https://login.example.com/auth".into());
+    assert_eq!(error_var(env), "SECRET_KEY");
+    let mut env = base();
+    env.insert("REDIRECT_URL".into(), "http://localhost:8000/auth".into());
+    assert!(Settings::from_source(env).is_ok(), "both on loopback: development");
+}
+
+#[test]
+fn insecure_cookies_are_refused_for_a_public_https_site() {
+    let mut env = base();
+    env.insert("SECRET_KEY".into(), "a-real-secret-that-is-long-enough-0x1f9a".into());
+    env.insert("JWT_SECRET_KEY".into(), "another-real-secret-long-enough-7Qz2".into());
+    env.insert("GOOGLE_CLIENT_SECRET".into(), "GOCSPX-real".into());
+    env.insert("REDIRECT_URL".into(), "https://login.example.com/auth".into());
+    env.insert("COOKIE_SECURE".into(), "false".into());
+    assert_eq!(error_var(env.clone()), "COOKIE_SECURE");
+    env.insert("COOKIE_SECURE".into(), "true".into());
+    assert!(Settings::from_source(env).is_ok());
+    let mut local = base();
+    local.insert("COOKIE_SECURE".into(), "false".into());
+    assert!(Settings::from_source(local).is_ok(), "plain-http localhost may turn it off");
+}
