@@ -57,8 +57,9 @@ impl Application {
             log::info!("applied {applied} database migration(s)");
         }
 
-        let tokens = TokenKeys::from_settings(&settings.tokens)
-            .map_err(|e| StartupError(format!("configuration error: {e}")))?;
+        let tokens =
+            TokenKeys::from_settings(&settings.tokens, &settings.login.secret_key, &settings.site.public_origin)
+                .map_err(|e| StartupError(format!("configuration error: {e}")))?;
         tokens.self_check().map_err(|e| StartupError(format!("JWT_SECRET_KEY: cannot sign tokens: {e}")))?;
         let oidc = OidcClient::new(&settings.provider, &settings.site.redirect_url)
             .map_err(|e| StartupError(format!("OIDC_ISSUER: {}", chain(&e))))?;

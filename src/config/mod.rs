@@ -94,6 +94,8 @@ pub struct TokenSettings {
     pub refresh_ttl: Duration,
     /// Clock difference allowed between the instances that sign and verify.
     pub leeway: Duration,
+    /// ACCESS_TOKEN_AUDIENCE: the `aud` of access tokens; `None`: the public origin.
+    pub audience: Option<String>,
     pub private_key_file: Option<PathBuf>,
     pub key_id: Option<String>,
     pub previous_jwks_file: Option<PathBuf>,
@@ -166,6 +168,7 @@ impl Settings {
                 access_ttl: r.seconds("ACCESS_TOKEN_TTL_SECONDS", 900, DAY)?,
                 refresh_ttl: r.seconds("REFRESH_TOKEN_TTL_SECONDS", 30 * DAY, 400 * DAY)?,
                 leeway: r.seconds("TOKEN_LEEWAY_SECONDS", 5, 300)?,
+                audience: r.optional("ACCESS_TOKEN_AUDIENCE"),
                 private_key_file: r.optional("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
                 key_id: r.optional("JWT_KEY_ID"),
                 previous_jwks_file: r.optional("JWT_PREVIOUS_JWKS_FILE").map(PathBuf::from),

@@ -1,6 +1,11 @@
-//! Access and refresh tokens. Access tokens are JWTs (HS256 by default, RS256/EdDSA when a
-//! private key is configured); refresh tokens are HS256 JWTs naming a session row, so a token
-//! we never issued cannot even name a session. Keys are parsed once at start-up.
+//! Access and refresh tokens. Access tokens are JWTs (HS256 with JWT_SECRET_KEY by default,
+//! RS256/EdDSA when a private key is configured); refresh tokens are HS256 JWTs naming a session
+//! row, so a token we never issued cannot even name a session. Both carry `iss` (the public
+//! origin) and an `aud` of their own, checked on every verification, so a token minted by anything
+//! else that holds the key (a staging deployment, another instance, a service given the key to
+//! verify) is refused. Refresh tokens are signed with a key derived from SECRET_KEY, which no
+//! other service ever holds: a verifier of access tokens can never mint one. Keys are parsed once
+//! at start-up.
 
 mod signing;
 
@@ -8,10 +13,10 @@ use std::time::Duration;
 
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
-
-use crate::config::TokenSettings;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::config::TokenSettings;
 
 pub use signing::AccessSigner;
 
@@ -37,6 +42,8 @@ pub struct AccessClaims {
     pub picture: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    pub iss: String,
+    pub aud: String,
     pub iat: i64,
     pub exp: i64,
     #[serde(rename = "type")]
@@ -49,10 +56,55 @@ pub struct RefreshClaims {
     pub sub: Uuid,
     pub sid: Uuid,
     pub jti: String,
+    pub iss: String,
+    pub aud: String,
     pub iat: i64,
     pub exp: i64,
     #[serde(rename = "type")]
     pub token_type: TokenType,
+}
+
+/// Who tokens are from and for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parties {
+    /// `iss` of every token: this app's public origin.
+    pub issuer: String,
+    /// `aud` of access tokens (ACCESS_TOKEN_AUDIENCE): what upstream services check.
+    pub audience: String,
+}
+
+impl Parties {
+    /// Refresh tokens are for one audience only: the endpoint that takes them.
+    fn refresh_audience(&self) -> String {
+        format!("{}/api/v1/auth/token/refresh/", self.issuer)
+    }
+}
+
+/// How long tokens live.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub access: Duration,
+    pub refresh: Duration,
+}
+
+/// The refresh-token key: HMAC-SHA256 of a fixed label under SECRET_KEY. actix-session derives
+/// its keys from SECRET_KEY too, with HKDF and other labels, so the keys are independent.
+fn refresh_key(seed: &SecretString) -> [u8; 32] {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, seed.expose_secret().as_bytes());
+    let tag = ring::hmac::sign(&key, b"doorman refresh-token signing key v1");
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// The checks every token of ours gets besides its signature.
+fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = signing::DEFAULT_LEEWAY_SECONDS;
+    validation.set_required_spec_claims(&["exp", "sub", "iat", "iss", "aud"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation
 }
 
 /// The profile an access token carries.
@@ -86,6 +138,7 @@ pub struct TokenKeys {
     refresh_decoding: DecodingKey,
     refresh_validation: Validation,
     refresh_ttl: Duration,
+    parties: Parties,
 }
 
 fn now() -> i64 {
@@ -93,29 +146,36 @@ fn now() -> i64 {
 }
 
 impl TokenKeys {
+    /// `jwt_secret` signs HS256 access tokens unless `signer` is given; the refresh key is
+    /// derived from `refresh_seed` (SECRET_KEY).
     pub fn new(
-        secret: &SecretString,
-        access: Option<AccessSigner>,
-        access_ttl: Duration,
-        refresh_ttl: Duration,
+        jwt_secret: &SecretString,
+        refresh_seed: &SecretString,
+        signer: Option<AccessSigner>,
+        lifetimes: Lifetimes,
+        parties: Parties,
     ) -> Self {
         install_crypto_backend();
-        let bytes = secret.expose_secret().as_bytes();
-        let mut refresh_validation = Validation::new(Algorithm::HS256);
-        refresh_validation.leeway = signing::DEFAULT_LEEWAY_SECONDS;
-        refresh_validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        let mut access = signer.unwrap_or_else(|| AccessSigner::hmac(jwt_secret.expose_secret().as_bytes()));
+        access.configure(|v| {
+            v.set_issuer(&[&parties.issuer]);
+            v.set_audience(&[&parties.audience]);
+            v.set_required_spec_claims(&["exp", "sub", "iat", "iss", "aud"]);
+        });
+        let refresh = refresh_key(refresh_seed);
         TokenKeys {
-            access: access.unwrap_or_else(|| AccessSigner::hmac(bytes)),
-            access_ttl,
-            refresh_encoding: EncodingKey::from_secret(bytes),
-            refresh_decoding: DecodingKey::from_secret(bytes),
-            refresh_validation,
-            refresh_ttl,
+            access,
+            access_ttl: lifetimes.access,
+            refresh_encoding: EncodingKey::from_secret(&refresh),
+            refresh_decoding: DecodingKey::from_secret(&refresh),
+            refresh_validation: validation(Algorithm::HS256, &parties.issuer, &parties.refresh_audience()),
+            refresh_ttl: lifetimes.refresh,
+            parties,
         }
     }
 
-    /// The keys TOKEN_* and JWT_* configure, read from their files.
-    pub fn from_settings(settings: &TokenSettings) -> Result<Self, String> {
+    /// The keys TOKEN_*, JWT_* and ACCESS_TOKEN_AUDIENCE configure, read from their files.
+    pub fn from_settings(settings: &TokenSettings, refresh_seed: &SecretString, issuer: &str) -> Result<Self, String> {
         let signer = match &settings.private_key_file {
             None => None,
             Some(path) => Some(
@@ -123,15 +183,22 @@ impl TokenKeys {
                     .map_err(|e| format!("JWT_PRIVATE_KEY_FILE {e}"))?,
             ),
         };
-        let keys = Self::new(&settings.jwt_secret_key, signer, settings.access_ttl, settings.refresh_ttl);
+        let lifetimes = Lifetimes { access: settings.access_ttl, refresh: settings.refresh_ttl };
+        let audience = settings.audience.clone().unwrap_or_else(|| issuer.to_owned());
+        let parties = Parties { issuer: issuer.to_owned(), audience };
+        let keys = Self::new(&settings.jwt_secret_key, refresh_seed, signer, lifetimes, parties);
         Ok(keys.with_leeway(settings.leeway))
     }
 
     /// How far past `exp` a token is still accepted (clock differences between instances).
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.access.set_leeway(leeway.as_secs());
+        self.access.configure(|v| v.leeway = leeway.as_secs());
         self.refresh_validation.leeway = leeway.as_secs();
         self
+    }
+
+    pub fn parties(&self) -> &Parties {
+        &self.parties
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -156,6 +223,8 @@ impl TokenKeys {
             name: profile.name,
             picture: profile.picture,
             sid,
+            iss: self.parties.issuer.clone(),
+            aud: self.parties.audience.clone(),
             iat,
             exp: iat + self.access_ttl.as_secs() as i64,
             token_type: TokenType::Access,
@@ -170,6 +239,8 @@ impl TokenKeys {
             sub: user_id,
             sid,
             jti: jti.to_owned(),
+            iss: self.parties.issuer.clone(),
+            aud: self.parties.refresh_audience(),
             iat,
             exp: iat + self.refresh_ttl.as_secs() as i64,
             token_type: TokenType::Refresh,

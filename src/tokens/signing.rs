@@ -130,9 +130,10 @@ impl AccessSigner {
         self.jwks.as_ref()
     }
 
-    pub(super) fn set_leeway(&mut self, seconds: u64) {
+    /// Applies one rule (leeway, issuer, audience) to the checks of every key.
+    pub(super) fn configure(&mut self, rule: impl Fn(&mut Validation)) {
         for verifier in &mut self.verifiers {
-            verifier.validation.leeway = seconds;
+            rule(&mut verifier.validation);
         }
     }
 }

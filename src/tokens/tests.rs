@@ -1,13 +1,24 @@
 use super::*;
 
 const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+const SEED: &str = "test-session-seed-0123456789abcdef012345";
+const ISSUER: &str = "https://login.example.test";
+const AUDIENCE: &str = "https://apps.example.test";
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
+fn parties() -> Parties {
+    Parties { issuer: ISSUER.into(), audience: AUDIENCE.into() }
+}
+
+fn lifetimes(access: u64) -> Lifetimes {
+    Lifetimes { access: Duration::from_secs(access), refresh: Duration::from_secs(3600) }
+}
+
 fn keys_with(access: Option<AccessSigner>, ttl: u64) -> TokenKeys {
-    TokenKeys::new(&SecretString::from(SECRET), access, Duration::from_secs(ttl), Duration::from_secs(3600))
+    TokenKeys::new(&SecretString::from(SECRET), &SecretString::from(SEED), access, lifetimes(ttl), parties())
 }
 
 fn keys(ttl: u64) -> TokenKeys {
@@ -43,6 +54,8 @@ fn expired_and_tampered_tokens_are_told_apart() {
         name: None,
         picture: None,
         sid: None,
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
         iat: now - 600,
         exp: now - 300,
         token_type: TokenType::Access,
@@ -55,9 +68,10 @@ fn expired_and_tampered_tokens_are_told_apart() {
     assert_eq!(keys.verify_access(&tampered), Err(TokenError::Invalid));
     let other = TokenKeys::new(
         &SecretString::from("another-secret-0123456789abcdef012345"),
+        &SecretString::from(SEED),
         None,
-        Duration::from_secs(60),
-        Duration::from_secs(60),
+        lifetimes(60),
+        parties(),
     );
     assert_eq!(other.verify_access(&good), Err(TokenError::Invalid));
 }
@@ -95,6 +109,7 @@ fn rs256_and_eddsa_tokens_carry_a_kid_and_verify_by_the_published_key() {
         let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("the kid is published");
         let mut validation = Validation::new(alg);
         validation.set_required_spec_claims(&["exp"]);
+        validation.set_audience(&[AUDIENCE]);
         jsonwebtoken::decode::<AccessClaims>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).unwrap();
         assert!(keys.verify_access(&token).is_ok());
         // An HS256 token signed with the shared secret is not accepted in asymmetric mode.
@@ -132,6 +147,8 @@ fn the_leeway_is_a_setting_for_access_and_refresh_tokens() {
         name: None,
         picture: None,
         sid: None,
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
         iat: now - 60,
         exp: now - 3,
         token_type: TokenType::Access,
@@ -140,11 +157,17 @@ fn the_leeway_is_a_setting_for_access_and_refresh_tokens() {
         sub: Uuid::new_v4(),
         sid: Uuid::new_v4(),
         jti: "j".into(),
+        iss: ISSUER.into(),
+        aud: parties().refresh_audience(),
         iat: now - 60,
         exp: now - 3,
         token_type: TokenType::Refresh,
     };
-    let (access, refresh) = (sign(&access), sign(&refresh));
+    let refresh_key = refresh_key(&SecretString::from(SEED));
+    let refresh =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &refresh, &EncodingKey::from_secret(&refresh_key))
+            .unwrap();
+    let access = sign(&access);
     // Three seconds past `exp`: inside the default 5 s, outside no leeway at all.
     let lenient = keys(60);
     assert!(lenient.verify_access(&access).is_ok() && lenient.verify_refresh(&refresh).is_ok());
@@ -158,4 +181,50 @@ fn the_leeway_is_a_setting_for_access_and_refresh_tokens() {
     let claims: AccessClaims = jsonwebtoken::dangerous::insecure_decode(&access).unwrap().claims;
     let expired = jsonwebtoken::encode(asymmetric.access.header(), &claims, asymmetric.access.encoding()).unwrap();
     assert_eq!(asymmetric.verify_access(&expired), Err(TokenError::Expired));
+}
+
+#[test]
+fn tokens_of_another_issuer_or_audience_are_refused_though_signed_with_our_key() {
+    let keys = keys(60);
+    let genuine = keys.verify_access(&keys.issue_access(Uuid::new_v4(), None, profile()).unwrap()).unwrap();
+    assert_eq!((genuine.iss.as_str(), genuine.aud.as_str()), (ISSUER, AUDIENCE));
+    let with = |iss: &str, aud: &str| {
+        let mut claims = serde_json::to_value(&genuine).unwrap();
+        claims["iss"] = serde_json::json!(iss);
+        claims["aud"] = serde_json::json!(aud);
+        claims
+    };
+    assert!(keys.verify_access(&sign(&with(ISSUER, AUDIENCE))).is_ok(), "the forging itself works");
+    for claims in [with("https://staging.example.test", AUDIENCE), with(ISSUER, "https://other.example.test")] {
+        assert_eq!(keys.verify_access(&sign(&claims)), Err(TokenError::Invalid), "{claims}");
+    }
+    let mut bare = serde_json::to_value(&genuine).unwrap();
+    bare.as_object_mut().unwrap().remove("iss");
+    bare.as_object_mut().unwrap().remove("aud");
+    assert_eq!(keys.verify_access(&sign(&bare)), Err(TokenError::Invalid), "no iss or aud: refused");
+    // The same for asymmetric keys.
+    let signer = AccessSigner::asymmetric(&fixture("access_ed25519.pem"), None, None).unwrap();
+    let asymmetric = keys_with(Some(signer), 60);
+    let elsewhere = TokenKeys::new(
+        &SecretString::from(SECRET),
+        &SecretString::from(SEED),
+        Some(AccessSigner::asymmetric(&fixture("access_ed25519.pem"), None, None).unwrap()),
+        lifetimes(60),
+        Parties { issuer: "https://staging.example.test".into(), audience: AUDIENCE.into() },
+    );
+    let staging = elsewhere.issue_access(Uuid::new_v4(), None, profile()).unwrap();
+    assert_eq!(asymmetric.verify_access(&staging), Err(TokenError::Invalid));
+}
+
+#[test]
+fn a_refresh_token_cannot_be_minted_with_the_access_key() {
+    let keys = keys(60);
+    let genuine = keys.verify_refresh(&keys.issue_refresh(Uuid::new_v4(), Uuid::new_v4(), "j").unwrap()).unwrap();
+    assert_eq!(genuine.aud, format!("{ISSUER}/api/v1/auth/token/refresh/"));
+    // Whoever holds JWT_SECRET_KEY (to verify access tokens) signs perfect refresh claims: refused.
+    assert_eq!(keys.verify_refresh(&sign(&genuine)), Err(TokenError::Invalid));
+    // And a refresh token is no access token, nor the other way round, even by audience.
+    let mut as_access = serde_json::to_value(&genuine).unwrap();
+    as_access["aud"] = serde_json::json!(AUDIENCE);
+    assert_eq!(keys.verify_access(&sign(&as_access)), Err(TokenError::Invalid));
 }

@@ -81,20 +81,85 @@ async fn bearer_tokens_work_without_cookies() {
     assert_eq!(response.json::<serde_json::Value>().await.unwrap()["message"], "Welcome!");
 }
 
+/// Token keys like the app's, with another refresh seed and these parties.
+fn minting_keys(jwt_secret: &str, issuer: &str, audience: &str) -> doorman::tokens::TokenKeys {
+    doorman::tokens::TokenKeys::new(
+        &secrecy::SecretString::from(jwt_secret.to_owned()),
+        &secrecy::SecretString::from("a-seed-the-app-does-not-have-0123456789"),
+        None,
+        doorman::tokens::Lifetimes {
+            access: std::time::Duration::from_secs(600),
+            refresh: std::time::Duration::from_secs(6000),
+        },
+        doorman::tokens::Parties { issuer: issuer.into(), audience: audience.into() },
+    )
+}
+
 #[tokio::test]
 async fn a_token_signed_with_another_secret_is_refused() {
     let app = TestApp::spawn().await;
-    let other = doorman::tokens::TokenKeys::new(
-        &secrecy::SecretString::from("some-other-secret-0123456789abcdef0123"),
-        None,
-        std::time::Duration::from_secs(600),
-        std::time::Duration::from_secs(6000),
-    );
+    let other = minting_keys("some-other-secret-0123456789abcdef0123", &app.address, &app.address);
     let profile = doorman::tokens::Profile { name: Some("Eve".into()), ..Default::default() };
     let forged = other.issue_access(uuid::Uuid::new_v4(), None, profile).unwrap();
     let browser = app.browser();
     browser.set_cookie("access_token", &forged);
     assert_eq!(browser.get("/chat").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn tokens_signed_with_our_key_for_another_issuer_or_audience_are_refused_everywhere() {
+    let app = TestApp::spawn().await;
+    let profile = || doorman::tokens::Profile { email: Some("eve@corp.example".into()), ..Default::default() };
+    // What the app itself would mint passes: the test's forging works.
+    let ours = minting_keys(&app.jwt_secret, &app.address, &app.address)
+        .issue_access(uuid::Uuid::new_v4(), None, profile())
+        .unwrap();
+    let bearer = |token: String, path: &'static str| {
+        reqwest::Client::new().get(app.url(path)).bearer_auth(token).header("accept", "application/json").send()
+    };
+    assert_eq!(bearer(ours.clone(), "/chat").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(bearer(ours, "/auth/verify").await.unwrap().status(), StatusCode::NO_CONTENT);
+    for (what, issuer, audience) in [
+        ("a staging deployment sharing the secret", "https://staging.example", app.address.as_str()),
+        ("a service's own audience", app.address.as_str(), "https://other-service.example"),
+    ] {
+        let forged = minting_keys(&app.jwt_secret, issuer, audience)
+            .issue_access(uuid::Uuid::new_v4(), None, profile())
+            .unwrap();
+        assert_eq!(bearer(forged.clone(), "/chat").await.unwrap().status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(bearer(forged.clone(), "/auth/verify").await.unwrap().status(), StatusCode::UNAUTHORIZED, "{what}");
+        let browser = app.browser();
+        browser.set_cookie("access_token", &forged);
+        assert_eq!(browser.get("/chat").await.status(), StatusCode::SEE_OTHER, "{what}");
+        assert_eq!(browser.get("/auth/verify").await.status(), StatusCode::UNAUTHORIZED, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_token_forged_with_the_access_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in(&unique("mint")).await;
+    let genuine = browser.cookie("refresh_token").unwrap();
+    // The genuine token's claims (session, jti and all), signed with JWT_SECRET_KEY.
+    use base64::Engine;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(genuine.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+    )
+    .unwrap();
+    let refresh = |token: String| {
+        reqwest::Client::new()
+            .post(app.url("/api/v1/auth/token/refresh/"))
+            .json(&serde_json::json!({ "refresh": token }))
+            .send()
+    };
+    assert_eq!(refresh(forged).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(genuine).await.unwrap().status(), StatusCode::OK, "the genuine one still works");
 }
 
 #[tokio::test]

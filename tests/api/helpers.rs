@@ -20,6 +20,8 @@ pub struct TestApp {
     pub address: String,
     pub database_url: String,
     pub issuer: String,
+    /// Its JWT_SECRET_KEY, for tests that mint tokens with it.
+    pub jwt_secret: String,
 }
 
 /// Options for one test app.
@@ -83,6 +85,7 @@ impl TestApp {
             }
         };
         let database_url = fresh_database(admin_url);
+        let jwt_secret = format!("test-jwt-key-{}", Uuid::new_v4());
         let mut env: HashMap<String, String> = [
             ("DATABASE_URL", database_url.clone()),
             ("GOOGLE_CLIENT_ID", client_id),
@@ -90,7 +93,7 @@ impl TestApp {
             ("OIDC_ISSUER", issuer.clone()),
             ("REDIRECT_URL", redirect),
             ("SECRET_KEY", format!("test-session-key-{}", Uuid::new_v4())),
-            ("JWT_SECRET_KEY", format!("test-jwt-key-{}", Uuid::new_v4())),
+            ("JWT_SECRET_KEY", jwt_secret.clone()),
             ("BIND_ADDR", format!("127.0.0.1:{port}")),
             ("COOKIE_SECURE", "false".to_owned()),
             ("JWKS_MIN_REFRESH_SECONDS", "0".to_owned()),
@@ -104,10 +107,11 @@ impl TestApp {
         for (k, v) in options.env {
             env.insert(k.to_owned(), v);
         }
+        let jwt_secret = env["JWT_SECRET_KEY"].clone();
         let settings = Settings::from_source(env).expect("test settings are valid");
         let app = Application::build_with_listener(settings, listener).await.expect("app starts");
         tokio::spawn(app.run_until_stopped());
-        TestApp { address, database_url, issuer }
+        TestApp { address, database_url, issuer, jwt_secret }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -186,8 +186,11 @@ async fn rs256_access_tokens_verify_against_the_published_jwks() {
     assert_eq!((header.alg, header.kid.as_deref()), (jsonwebtoken::Algorithm::RS256, Some("access-1")));
     let jwk = jwks.find("access-1").expect("published");
     assert!(!serde_json::to_string(jwk).unwrap().contains("\"d\""), "no private part published");
+    // As an upstream service verifies it: key from the JWKS, issuer and audience = our origin.
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_required_spec_claims(&["exp", "sub"]);
+    validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    validation.set_issuer(&[&api.app.address]);
+    validation.set_audience(&[&api.app.address]);
     let claims = jsonwebtoken::decode::<Value>(access, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &validation)
         .unwrap()
         .claims;

@@ -1,9 +1,11 @@
 //! Benchmark baseline for doorman's guarded `GET /chat`: verifies the same HS256 `access_token`
-//! cookie with the same checks (HS256 only, exp with 5 s leeway, sub/iat/exp required,
-//! type = "access") and answers the same JSON, with nothing else: no logger, no session
-//! middleware, no default headers, no database, no error negotiation.
+//! cookie with the same checks (HS256 only, exp with 5 s leeway, sub/iat/exp/iss/aud required,
+//! iss and aud = the app's public origin, type = "access") and answers the same JSON, with
+//! nothing else: no logger, no session middleware, no default headers, no database, no error
+//! negotiation.
 //!
-//! Environment: JWT_SECRET_KEY (required), BIND_ADDR (default 127.0.0.1:8001).
+//! Environment: JWT_SECRET_KEY (required), REDIRECT_URL (the app's, for its origin; required),
+//! BIND_ADDR (default 127.0.0.1:8001).
 
 use actix_web::{get, http::header, web, App, HttpRequest, HttpResponse, HttpServer};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -66,7 +68,11 @@ async fn main() -> std::io::Result<()> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 5;
     validation.validate_exp = true;
-    validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+    validation.set_required_spec_claims(&["exp", "sub", "iat", "iss", "aud"]);
+    let redirect = std::env::var("REDIRECT_URL").expect("REDIRECT_URL is required");
+    let origin = redirect.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+    validation.set_issuer(&[&origin]);
+    validation.set_audience(&[&origin]);
     let keys = web::Data::new(Keys { decoding: DecodingKey::from_secret(secret.as_bytes()), validation });
     // Worker count: actix's default (one per available CPU), as in the app.
     HttpServer::new(move || App::new().app_data(keys.clone()).service(chat)).bind(&bind)?.run().await
