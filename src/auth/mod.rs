@@ -92,7 +92,9 @@ fn first_look<'r>(req: &'r HttpRequest, keys: &TokenKeys) -> FirstLook<'r> {
 /// or clears them when the session is dead.
 async fn renew(req: &HttpRequest, state: &AppState, refresh: &str, access_error: Option<TokenError>) -> Outcome {
     let cookie_settings = state.settings.cookies;
-    match refresh::refresh(&state.pool, &state.tokens, refresh, true).await.map_err(AuthFailure::Unavailable)? {
+    let user_agent = crate::http::user_agent(req);
+    let presenter = refresh::Presenter { browser: true, user_agent: user_agent.as_deref() };
+    match refresh::refresh(state, refresh, presenter).await.map_err(AuthFailure::Unavailable)? {
         Ok(issued) => {
             let renewed = cookies::issued(issued.access, issued.refresh, &state.tokens, cookie_settings);
             cookie_updates::set_cookies(req, renewed);

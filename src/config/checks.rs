@@ -26,6 +26,7 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
         ("LOGIN_TIMEOUT_SECONDS", s.login.timeout.is_zero()),
         ("DATABASE_POOL_SIZE", s.database.pool_size == 0),
         ("HTTP_TIMEOUT_SECONDS", s.provider.http_timeout.is_zero()),
+        ("SESSION_MAX_LIFETIME_SECONDS", s.tokens.session_max_lifetime.is_zero()),
     ] {
         if zero {
             return Err(problem(var, "must be greater than 0"));

@@ -96,6 +96,8 @@ pub struct TokenSettings {
     pub leeway: Duration,
     /// ACCESS_TOKEN_AUDIENCE: the `aud` of access tokens; `None`: the public origin.
     pub audience: Option<String>,
+    /// SESSION_MAX_LIFETIME_SECONDS: a session ends this long after its sign-in.
+    pub session_max_lifetime: Duration,
     pub private_key_file: Option<PathBuf>,
     pub key_id: Option<String>,
     pub previous_jwks_file: Option<PathBuf>,
@@ -169,6 +171,7 @@ impl Settings {
                 refresh_ttl: r.seconds("REFRESH_TOKEN_TTL_SECONDS", 30 * DAY, 400 * DAY)?,
                 leeway: r.seconds("TOKEN_LEEWAY_SECONDS", 5, 300)?,
                 audience: r.optional("ACCESS_TOKEN_AUDIENCE"),
+                session_max_lifetime: r.seconds("SESSION_MAX_LIFETIME_SECONDS", 90 * DAY, 3650 * DAY)?,
                 private_key_file: r.optional("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
                 key_id: r.optional("JWT_KEY_ID"),
                 previous_jwks_file: r.optional("JWT_PREVIOUS_JWKS_FILE").map(PathBuf::from),

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::Timestamptz;
 use uuid::Uuid;
 
 use super::digest;
@@ -49,53 +51,70 @@ struct RotationState {
     jti_hash: Vec<u8>,
     previous_jti_hash: Option<Vec<u8>>,
     rotated_at: Option<DateTime<Utc>>,
+    rotated_user_agent: Option<String>,
+    created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A refresh token presented for rotation, and the rules it is judged by.
+pub struct RotationRequest<'a> {
+    pub sid: Uuid,
+    pub user_id: Uuid,
+    pub presented_jti: &'a str,
+    pub new_jti: &'a str,
+    /// How long the session lasts unused after this rotation.
+    pub ttl: Duration,
+    /// How long after sign-in the session ends however often it is refreshed.
+    pub max_lifetime: Duration,
+    /// How long the token just retired is honoured for the same browser (0: never).
+    pub grace: Duration,
+    /// The user agent presenting the token.
+    pub user_agent: Option<&'a str>,
+}
+
 /// Rotates the session's refresh token, in a transaction that locks the row so two uses of one
-/// token cannot both succeed.
-pub fn rotate(
-    conn: &mut PgConnection,
-    sid: Uuid,
-    user_id: Uuid,
-    presented_jti: &str,
-    new_jti: &str,
-    ttl: Duration,
-    grace: Duration,
-) -> QueryResult<Rotation> {
+/// token cannot both succeed. Every time comparison uses the database's clock, which all
+/// instances share: skew between instances cannot widen the grace or stretch a lifetime.
+pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<Rotation> {
+    let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
     conn.transaction(|conn| {
-        let found: Option<(RotationState, User)> = sessions::table
+        let found: Option<(RotationState, User, DateTime<Utc>)> = sessions::table
             .inner_join(users::table)
-            .filter(sessions::id.eq(sid).and(sessions::user_id.eq(user_id)))
-            .select((RotationState::as_select(), User::as_select()))
+            .filter(sessions::id.eq(r.sid).and(sessions::user_id.eq(r.user_id)))
+            .select((RotationState::as_select(), User::as_select(), sql::<Timestamptz>("now()")))
             .for_update()
             .first(conn)
             .optional()?;
-        let Some((state, user)) = found else { return Ok(Rotation::Dead) };
-        let now = Utc::now();
-        if state.revoked_at.is_some() || state.expires_at <= now {
+        let Some((state, user, now)) = found else { return Ok(Rotation::Dead) };
+        let ends_at = state.created_at.checked_add_signed(delta(r.max_lifetime)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        if state.revoked_at.is_some() || state.expires_at <= now || ends_at <= now {
             return Ok(Rotation::Dead);
         }
-        let presented = digest(presented_jti);
+        let presented = digest(r.presented_jti);
         if presented == state.jti_hash {
-            diesel::update(sessions::table.find(sid))
+            let expires_at = now.checked_add_signed(delta(r.ttl)).unwrap_or(ends_at).min(ends_at);
+            diesel::update(sessions::table.find(r.sid))
                 .set((
                     sessions::previous_jti_hash.eq(Some(state.jti_hash)),
-                    sessions::jti_hash.eq(digest(new_jti)),
+                    sessions::jti_hash.eq(digest(r.new_jti)),
                     sessions::rotated_at.eq(Some(now)),
+                    sessions::rotated_user_agent.eq(r.user_agent),
                     sessions::last_used_at.eq(now),
-                    sessions::expires_at.eq(now + ttl),
+                    sessions::expires_at.eq(expires_at),
                 ))
                 .execute(conn)?;
             return Ok(Rotation::Rotated(user));
         }
-        let grace = chrono::TimeDelta::from_std(grace).unwrap_or_default();
-        let within_grace = state.rotated_at.is_some_and(|at| now - at <= grace);
-        if within_grace && state.previous_jti_hash.as_deref() == Some(presented.as_slice()) {
+        // A rotation "in the future" cannot happen with one clock; never let it open a grace.
+        let since_rotation = state.rotated_at.map(|at| now - at);
+        let within_grace =
+            !r.grace.is_zero() && since_rotation.is_some_and(|d| d >= chrono::TimeDelta::zero() && d <= delta(r.grace));
+        let same_browser = r.user_agent.is_some() && state.rotated_user_agent.as_deref() == r.user_agent;
+        if within_grace && same_browser && state.previous_jti_hash.as_deref() == Some(presented.as_slice()) {
             return Ok(Rotation::JustRotated(user));
         }
-        revoke_row(conn, sid, "refresh token reused")?;
+        revoke_row(conn, r.sid, "refresh token reused")?;
         Ok(Rotation::Reused)
     })
 }
@@ -114,6 +133,11 @@ fn revoke_row(conn: &mut PgConnection, sid: Uuid, reason: &str) -> QueryResult<u
     diesel::update(sessions::table.find(sid).filter(sessions::revoked_at.is_null()))
         .set(revocation(reason))
         .execute(conn)
+}
+
+/// Revokes a session whatever its user (one the sign-in policy no longer admits).
+pub fn revoke_session(conn: &mut PgConnection, sid: Uuid, reason: &str) -> QueryResult<bool> {
+    Ok(revoke_row(conn, sid, reason)? == 1)
 }
 
 /// Revokes one of the user's sessions; false when it is not theirs or already revoked.

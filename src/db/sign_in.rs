@@ -38,13 +38,15 @@ pub fn sign_in(
            INSERT INTO consumed_login_states (state_hash) SELECT $11 WHERE $11 IS NOT NULL \
            ON CONFLICT DO NOTHING RETURNING 1 \
          ), u AS ( \
-           INSERT INTO users (issuer, subject, email, email_verified, name, picture) \
-           SELECT $1, $2, $3, $4, $5, $6 WHERE $11 IS NULL OR EXISTS (SELECT 1 FROM first_use) \
+           INSERT INTO users (issuer, subject, email, email_verified, name, picture, hosted_domain) \
+           SELECT $1, $2, $3, $4, $5, $6, $12 WHERE $11 IS NULL OR EXISTS (SELECT 1 FROM first_use) \
            ON CONFLICT (issuer, subject) DO UPDATE SET \
              email = EXCLUDED.email, email_verified = EXCLUDED.email_verified, \
-             name = EXCLUDED.name, picture = EXCLUDED.picture, \
-             updated_at = CASE WHEN (users.email, users.email_verified, users.name, users.picture) \
-               IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.email_verified, EXCLUDED.name, EXCLUDED.picture) \
+             name = EXCLUDED.name, picture = EXCLUDED.picture, hosted_domain = EXCLUDED.hosted_domain, \
+             updated_at = CASE WHEN \
+               (users.email, users.email_verified, users.name, users.picture, users.hosted_domain) \
+               IS DISTINCT FROM \
+               (EXCLUDED.email, EXCLUDED.email_verified, EXCLUDED.name, EXCLUDED.picture, EXCLUDED.hosted_domain) \
                THEN now() ELSE users.updated_at END, \
              last_login_at = now() \
            RETURNING * \
@@ -65,6 +67,7 @@ pub fn sign_in(
     .bind::<Nullable<Text>, _>(device.user_agent.as_deref())
     .bind::<Nullable<Text>, _>(device.ip.as_deref())
     .bind::<Nullable<Bytea>, _>(state.map(digest))
+    .bind::<Nullable<Text>, _>(identity.hosted_domain.as_deref())
     .get_result(conn)
     .optional()?;
     Ok(row.map(|row| (row.user, row.session_id)))

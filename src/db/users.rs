@@ -20,6 +20,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: DateTime<Utc>,
+    /// Google's Workspace domain at the last sign-in.
+    pub hosted_domain: Option<String>,
 }
 
 /// Who signed in, as a provider vouched for it: what a sign-in writes to `users`.
@@ -31,4 +33,5 @@ pub struct NewIdentity {
     pub email_verified: bool,
     pub name: Option<String>,
     pub picture: Option<String>,
+    pub hosted_domain: Option<String>,
 }

@@ -10,7 +10,12 @@ const MAX_USER_AGENT: usize = 512;
 
 /// The user agent (cut to 512 bytes) and the client address behind trusted proxies.
 pub fn device(req: &HttpRequest, trusted: &TrustedProxies) -> Device {
-    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| {
+    Device { user_agent: user_agent(req), ip: client_ip(req, trusted).map(|ip| ip.to_string()) }
+}
+
+/// The user agent, trimmed and cut to 512 bytes, as sessions store it.
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| {
         let mut ua = ua.trim().to_owned();
         if ua.len() > MAX_USER_AGENT {
             let mut end = MAX_USER_AGENT;
@@ -20,6 +25,5 @@ pub fn device(req: &HttpRequest, trusted: &TrustedProxies) -> Device {
             ua.truncate(end);
         }
         ua
-    });
-    Device { user_agent, ip: client_ip(req, trusted).map(|ip| ip.to_string()) }
+    })
 }

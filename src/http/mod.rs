@@ -16,6 +16,6 @@ mod same_origin;
 mod security_headers;
 
 pub use client_ip::client_ip;
-pub use device::device;
+pub use device::{device, user_agent};
 pub use edge::edge;
 pub use same_origin::SameOrigin;

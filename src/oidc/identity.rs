@@ -20,7 +20,8 @@ pub struct Identity {
     pub picture: Option<String>,
     /// `at_hash`, to tie an access token presented beside the ID token to it.
     pub access_token_hash: Option<String>,
-    /// Google's `hd`: the Workspace domain of the account, absent for consumer accounts.
+    /// Google's `hd`: the Workspace domain of the account, absent for consumer accounts and
+    /// never read from another provider's tokens.
     pub hosted_domain: Option<String>,
     /// The profile claims the ID token left out (OIDC Core §5.4 lets a provider serve them from
     /// UserInfo only).
@@ -83,7 +84,7 @@ fn hosted_domain(raw: &str) -> Option<String> {
 /// Signature, audience, expiry and nonce by openidconnect; issuer spelling and `azp` here.
 pub(super) fn verified(
     id_token: &CoreIdToken,
-    raw: &str,
+    hosted_domain_from: Option<&str>,
     verifier: &CoreIdTokenVerifier<'_>,
     nonce: Option<&Nonce>,
     accepted_issuers: &[String],
@@ -134,7 +135,7 @@ pub(super) fn verified(
         name,
         picture,
         access_token_hash: claims.access_token_hash().map(|h| h.to_string()),
-        hosted_domain: hosted_domain(raw),
+        hosted_domain: hosted_domain_from.and_then(hosted_domain),
         missing,
     })
 }

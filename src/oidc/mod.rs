@@ -27,6 +27,9 @@ pub use verify::{IdTokenRules, SigningKeys};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Google's issuer, as identities from Google are stored.
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
 /// Why a sign-in could not be completed. The texts are for logs, never for the page.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {

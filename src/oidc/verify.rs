@@ -69,6 +69,8 @@ pub struct IdTokenRules {
     /// The first is how the issuer is stored.
     accepted_issuers: Vec<String>,
     client_id: ClientId,
+    /// Google's tokens only carry an `hd` we believe.
+    google: bool,
 }
 
 impl IdTokenRules {
@@ -78,7 +80,7 @@ impl IdTokenRules {
         if google {
             accepted_issuers.push("accounts.google.com".to_owned());
         }
-        IdTokenRules { issuer, accepted_issuers, client_id }
+        IdTokenRules { issuer, accepted_issuers, client_id, google }
     }
 
     /// Verifies a compact JWT; `nonce` is the one our login sent (none for tokens posted by an
@@ -117,7 +119,8 @@ impl IdTokenRules {
             rs256::Check::UnknownKey => return invalid(IdTokenProblem::UnknownKey),
             rs256::Check::BadSignature => return invalid(IdTokenProblem::BadSignature),
         }
-        identity::verified(id_token, &raw, &verifier, nonce, &self.accepted_issuers, &self.client_id)
+        let hosted_domain_from = self.google.then_some(raw.as_str());
+        identity::verified(id_token, hosted_domain_from, &verifier, nonce, &self.accepted_issuers, &self.client_id)
     }
 }
 

@@ -52,7 +52,7 @@ pub async fn google_login(
     }
     admission::admit(&identity, &state.settings.policy)?;
     let device = http::device(&req, &state.settings.server.trusted_proxies);
-    let issued = sign_in::sign_in(&state.pool, &state.tokens, identity, device, None)
+    let issued = sign_in::sign_in(&state, identity, device, None)
         .await?
         .ok_or_else(|| AppError::internal("signing in opened no session"))?;
     let user = &issued.user;
@@ -75,14 +75,21 @@ pub struct RefreshRequest {
 }
 
 /// `POST /api/v1/auth/token/refresh/`: rotates the refresh token; a retired one revokes its session.
-pub async fn refresh(body: web::Json<RefreshRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let issued = refresh::refresh(&state.pool, &state.tokens, &body.refresh, false).await?.map_err(|e| {
-        let code = match e {
-            RefreshError::Expired => "token_expired",
-            RefreshError::Reused => "token_reused",
-            RefreshError::Invalid | RefreshError::SessionEnded => "invalid_token",
+pub async fn refresh(
+    req: HttpRequest,
+    body: web::Json<RefreshRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let user_agent = http::user_agent(&req);
+    let presenter = refresh::Presenter { browser: false, user_agent: user_agent.as_deref() };
+    let issued = refresh::refresh(&state, &body.refresh, presenter).await?.map_err(|e| {
+        let (status, code) = match e {
+            RefreshError::Expired => (StatusCode::UNAUTHORIZED, "token_expired"),
+            RefreshError::Reused => (StatusCode::UNAUTHORIZED, "token_reused"),
+            RefreshError::Invalid | RefreshError::SessionEnded => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            RefreshError::NotAllowed => (StatusCode::FORBIDDEN, "account_not_allowed"),
         };
-        AppError::rejected(StatusCode::UNAUTHORIZED, code, e.to_string())
+        AppError::rejected(status, code, e.to_string())
     })?;
     Ok(HttpResponse::Ok().json(json!({ "access": issued.access, "refresh": issued.refresh })))
 }

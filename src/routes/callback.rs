@@ -62,7 +62,7 @@ pub async fn callback(
     let identity = app.oidc.finish_login(code, &pending.secrets).await?;
     admission::admit(&identity, &settings.policy)?;
     let device = http::device(&req, &settings.server.trusted_proxies);
-    let issued = sign_in::sign_in(&app.pool, &app.tokens, identity, device, Some(state))
+    let issued = sign_in::sign_in(&app, identity, device, Some(state))
         .await?
         .ok_or_else(|| AppError::login_failed("this sign-in response was already used"))?;
     let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.site.frontend_url.clone());

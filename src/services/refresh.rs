@@ -1,16 +1,21 @@
 //! Refreshing: a refresh token is exchanged for new tokens and rotates; a retired one presented
-//! again revokes its session (RFC 9700 §4.14.2).
+//! again revokes its session (RFC 9700 §4.14.2). Every rotation also re-runs the sign-in policy
+//! against the stored user, so a tightened ALLOWED_EMAIL_DOMAINS (or an email no longer
+//! verified) ends sessions at their next refresh, and no session outlives
+//! SESSION_MAX_LIFETIME_SECONDS from its sign-in.
 
 use std::time::Duration;
 
+use super::admission;
 use super::new_jti;
 use super::sign_in::Issued;
-use crate::db::issued_tokens::{self, Rotation};
-use crate::db::{self, PgPool};
+use crate::db::issued_tokens::{self, Rotation, RotationRequest};
+use crate::db::{self, users::User};
 use crate::error::AppError;
-use crate::tokens::{TokenError, TokenKeys};
+use crate::state::AppState;
+use crate::tokens::TokenError;
 
-/// Two tabs refreshing with the same token within this window both succeed.
+/// Two tabs of one browser refreshing with the same token within this window both succeed.
 pub const REUSE_GRACE: Duration = Duration::from_secs(10);
 
 /// Why a refresh token was refused.
@@ -24,36 +29,77 @@ pub enum RefreshError {
     SessionEnded,
     #[error("the refresh token was already used; the session has been revoked")]
     Reused,
+    #[error("this account may no longer sign in here; the session has been ended")]
+    NotAllowed,
 }
 
-/// Exchanges a refresh token for new tokens. With `allow_grace`, the token a concurrent request
-/// just retired still yields an access token (browser tabs racing); without it (the API), any
+/// Who presents the token.
+#[derive(Debug, Clone, Copy)]
+pub struct Presenter<'a> {
+    /// A browser's tabs may race with one token (the grace applies); an API client may not.
+    pub browser: bool,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Exchanges a refresh token for new tokens. For a browser, the token a concurrent request of
+/// the same browser just retired still yields an access token (tabs racing); for the API, any
 /// retired token revokes the session.
 pub async fn refresh(
-    pool: &PgPool,
-    keys: &TokenKeys,
+    state: &AppState,
     token: &str,
-    allow_grace: bool,
+    presenter: Presenter<'_>,
 ) -> Result<Result<Issued, RefreshError>, AppError> {
+    let keys = &state.tokens;
     let claims = match keys.verify_refresh(token) {
         Ok(claims) => claims,
         Err(TokenError::Expired) => return Ok(Err(RefreshError::Expired)),
         Err(TokenError::Invalid) => return Ok(Err(RefreshError::Invalid)),
     };
     let next = new_jti();
-    let (ttl, grace) = (keys.refresh_ttl(), if allow_grace { REUSE_GRACE } else { Duration::ZERO });
-    let (sid, user_id, presented, stored_next) = (claims.sid, claims.sub, claims.jti, next.clone());
-    let rotation =
-        db::run(pool, move |conn| issued_tokens::rotate(conn, sid, user_id, &presented, &stored_next, ttl, grace))
-            .await?;
-    let issued = match rotation {
-        Rotation::Rotated(user) => Issued::new(keys, user, sid, Some(&next))?,
-        Rotation::JustRotated(user) => Issued::new(keys, user, sid, None)?,
+    let sid = claims.sid;
+    let (presented, stored_next, user_agent) = (claims.jti, next.clone(), presenter.user_agent.map(str::to_owned));
+    let (ttl, max_lifetime) = (keys.refresh_ttl(), state.settings.tokens.session_max_lifetime);
+    let grace = if presenter.browser { REUSE_GRACE } else { Duration::ZERO };
+    let user_id = claims.sub;
+    let rotation = db::run(&state.pool, move |conn| {
+        let request = RotationRequest {
+            sid,
+            user_id,
+            presented_jti: &presented,
+            new_jti: &stored_next,
+            ttl,
+            max_lifetime,
+            grace,
+            user_agent: user_agent.as_deref(),
+        };
+        issued_tokens::rotate(conn, &request)
+    })
+    .await?;
+    let (user, refresh) = match rotation {
+        Rotation::Rotated(user) => (user, Some(next.as_str())),
+        Rotation::JustRotated(user) => {
+            log::warn!("session {sid}: a refresh token retired moments ago was presented again by the same browser; honoured once more (grace)");
+            (user, None)
+        }
         Rotation::Reused => {
             log::warn!("refresh token reuse detected; session {sid} revoked");
             return Ok(Err(RefreshError::Reused));
         }
         Rotation::Dead => return Ok(Err(RefreshError::SessionEnded)),
     };
-    Ok(Ok(issued))
+    if !still_admitted(state, &user, sid).await? {
+        return Ok(Err(RefreshError::NotAllowed));
+    }
+    Issued::new(keys, user, sid, refresh).map(Ok)
+}
+
+/// Re-runs the sign-in policy on the stored user; a refused one's session is ended.
+async fn still_admitted(state: &AppState, user: &User, sid: uuid::Uuid) -> Result<bool, AppError> {
+    if admission::admit(user, &state.settings.policy).is_ok() {
+        return Ok(true);
+    }
+    log::info!("user {}: no longer admitted by the sign-in policy; session {sid} ended", user.id);
+    db::run(&state.pool, move |conn| issued_tokens::revoke_session(conn, sid, "no longer admitted by the policy"))
+        .await?;
+    Ok(false)
 }

@@ -4,11 +4,12 @@
 use uuid::Uuid;
 
 use super::{new_jti, profile, sign_error};
+use crate::db;
 use crate::db::issued_tokens::Device;
 use crate::db::users::{NewIdentity, User};
-use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::oidc::Identity;
+use crate::state::AppState;
 use crate::tokens::TokenKeys;
 
 /// Tokens handed to a client.
@@ -41,6 +42,7 @@ fn stored(identity: Identity) -> NewIdentity {
         email_verified: identity.email_verified,
         name: identity.name,
         picture: identity.picture,
+        hosted_domain: identity.hosted_domain,
     }
 }
 
@@ -48,14 +50,14 @@ fn stored(identity: Identity) -> NewIdentity {
 /// `state`, recorded as used in the same statement: `Ok(None)` when it was used before (a
 /// replayed callback), and then nothing was written.
 pub async fn sign_in(
-    pool: &PgPool,
-    keys: &TokenKeys,
+    app: &AppState,
     identity: Identity,
     device: Device,
     state: Option<String>,
 ) -> Result<Option<Issued>, AppError> {
+    let (pool, keys) = (&app.pool, &app.tokens);
     let jti = new_jti();
-    let ttl = keys.refresh_ttl();
+    let ttl = keys.refresh_ttl().min(app.settings.tokens.session_max_lifetime);
     let (stored_jti, identity) = (jti.clone(), stored(identity));
     let opened =
         db::run(pool, move |conn| db::sign_in::sign_in(conn, &identity, &stored_jti, ttl, &device, state.as_deref()))

@@ -188,7 +188,7 @@ impl FakeProvider {
     /// An app that signs in with this provider.
     pub async fn app(&self, env: Vec<(&'static str, String)>) -> crate::helpers::TestApp {
         let provider = Some((self.issuer.clone(), CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned()));
-        crate::helpers::TestApp::spawn_with(crate::helpers::Options { provider, env, issuer: None }).await
+        crate::helpers::TestApp::spawn_with(crate::helpers::Options { provider, env, ..Default::default() }).await
     }
 
     /// Claims a genuine token for this client would carry.

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub issuer: String,
     /// Its JWT_SECRET_KEY, for tests that mint tokens with it.
     pub jwt_secret: String,
+    /// Its SECRET_KEY, for a second instance that must accept its refresh tokens.
+    pub session_secret: String,
 }
 
 /// Options for one test app.
@@ -31,6 +33,8 @@ pub struct Options {
     pub provider: Option<(String, String, String)>,
     /// Another real provider to register a client at (instead of TEST_OIDC_ISSUER).
     pub issuer: Option<String>,
+    /// Another app's database (a second instance), instead of a fresh one.
+    pub database_url: Option<String>,
     pub env: Vec<(&'static str, String)>,
 }
 
@@ -84,7 +88,7 @@ impl TestApp {
                 (issuer, id, secret)
             }
         };
-        let database_url = fresh_database(admin_url);
+        let database_url = options.database_url.unwrap_or_else(|| fresh_database(admin_url));
         let jwt_secret = format!("test-jwt-key-{}", Uuid::new_v4());
         let mut env: HashMap<String, String> = [
             ("DATABASE_URL", database_url.clone()),
@@ -108,10 +112,11 @@ impl TestApp {
             env.insert(k.to_owned(), v);
         }
         let jwt_secret = env["JWT_SECRET_KEY"].clone();
+        let session_secret = env["SECRET_KEY"].clone();
         let settings = Settings::from_source(env).expect("test settings are valid");
         let app = Application::build_with_listener(settings, listener).await.expect("app starts");
         tokio::spawn(app.run_until_stopped());
-        TestApp { address, database_url, issuer, jwt_secret }
+        TestApp { address, database_url, issuer, jwt_secret, session_secret }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -198,13 +198,16 @@ async fn email_policy_refuses_other_domains_and_unverified_accounts_without_a_ro
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "account_not_allowed");
 
+    // Only Google's `hd` is believed (admission.rs has the Google cases): from this provider it
+    // admits nobody and is not stored.
     let mut workspace = outsider.clone();
     workspace["sub"] = json!("member");
     workspace["hd"] = json!("corp.example");
-    assert_eq!(login(workspace).await.unwrap().status(), StatusCode::OK, "Google's hd claim admits");
+    assert_eq!(login(workspace).await.unwrap().status(), StatusCode::FORBIDDEN, "hd from a non-Google issuer");
     let mut by_email = outsider.clone();
     by_email["sub"] = json!("by-email");
     by_email["email"] = json!("someone@corp.example");
+    by_email["hd"] = json!("corp.example");
     assert_eq!(
         login(by_email.clone()).await.unwrap().status(),
         StatusCode::OK,
@@ -214,7 +217,8 @@ async fn email_policy_refuses_other_domains_and_unverified_accounts_without_a_ro
     by_email["email_verified"] = json!(false);
     assert_eq!(login(by_email).await.unwrap().status(), StatusCode::FORBIDDEN);
     assert!(app.user_rows("outsider").is_empty() && app.user_rows("unverified").is_empty());
-    assert_eq!(app.user_rows("member").len(), 1);
+    assert!(app.user_rows("member").is_empty());
+    assert_eq!(app.user_rows("by-email")[0].hosted_domain, None, "another provider's hd is never stored");
 }
 
 #[tokio::test]

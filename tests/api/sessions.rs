@@ -56,16 +56,80 @@ async fn two_tabs_refreshing_at_once_both_stay_signed_in() {
     let browser = app.signed_in(&unique("tabs")).await;
     let (access, refresh) = (browser.cookie("access_token").unwrap(), browser.cookie("refresh_token").unwrap());
     wait_for_access_expiry().await;
-    // Two requests carrying the same cookies, as two tabs would send them.
-    let send = || {
+    // Two requests carrying the same cookies, as two tabs of one browser would send them.
+    let send = |user_agent: &'static str| {
         reqwest::Client::new()
             .get(app.url("/chat"))
             .header("accept", "application/json")
+            .header("user-agent", user_agent)
             .header("cookie", format!("access_token={access}; refresh_token={refresh}"))
             .send()
     };
-    let (a, b) = tokio::join!(send(), send());
+    let (a, b) = tokio::join!(send(TAB_BROWSER), send(TAB_BROWSER));
     assert_eq!((a.unwrap().status(), b.unwrap().status()), (StatusCode::OK, StatusCode::OK));
+}
+
+const TAB_BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) Tabs/1.0";
+
+/// Signs in, lets the access token lapse, rotates once with `first` (a browser), and returns
+/// the retired refresh token with the app.
+async fn retired_refresh_token() -> (TestApp, Browser, String) {
+    let app = short_lived_app().await;
+    let browser = app.signed_in(&unique("grace")).await;
+    let (access, retired) = (browser.cookie("access_token").unwrap(), browser.cookie("refresh_token").unwrap());
+    wait_for_access_expiry().await;
+    let rotated = reqwest::Client::new()
+        .get(app.url("/chat"))
+        .header("accept", "application/json")
+        .header("user-agent", TAB_BROWSER)
+        .header("cookie", format!("access_token={access}; refresh_token={retired}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), StatusCode::OK);
+    (app, browser, retired)
+}
+
+async fn present(app: &TestApp, refresh: &str, user_agent: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(app.url("/chat"))
+        .header("accept", "application/json")
+        .header("user-agent", user_agent)
+        .header("cookie", format!("refresh_token={refresh}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn the_grace_is_for_the_same_browser_only() {
+    let (app, _, retired) = retired_refresh_token().await;
+    // A thief replaying the retired token from another browser, within the 10 s: theft.
+    assert_eq!(present(&app, &retired, "curl/8.0").await, StatusCode::UNAUTHORIZED);
+    // The session is revoked: the rightful browser is out too, even with the same user agent.
+    assert_eq!(present(&app, &retired, TAB_BROWSER).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_grace_window_is_measured_by_the_database_clock() {
+    let (app, _, retired) = retired_refresh_token().await;
+    // As if an instance whose clock runs an hour ahead had rotated: the rotation lies in the
+    // database's future, which must not count as "a moment ago".
+    use diesel::RunQueryDsl;
+    diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() + interval '1 hour'")
+        .execute(&mut app.db())
+        .unwrap();
+    assert_eq!(present(&app, &retired, TAB_BROWSER).await, StatusCode::UNAUTHORIZED);
+    // And one that rotated 11 s ago by the database's clock is past the grace.
+    let (app, _, retired) = retired_refresh_token().await;
+    diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '11 seconds'")
+        .execute(&mut app.db())
+        .unwrap();
+    assert_eq!(present(&app, &retired, TAB_BROWSER).await, StatusCode::UNAUTHORIZED);
+    // Within it, the same browser is served.
+    let (app, _, retired) = retired_refresh_token().await;
+    assert_eq!(present(&app, &retired, TAB_BROWSER).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -204,4 +268,74 @@ async fn auth_verify_answers_nginx_without_redirects() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(response.headers()["x-auth-request-email"].to_str().unwrap().ends_with("@example.test"));
     assert_eq!(response.headers()["x-auth-request-user"].to_str().unwrap().len(), 36);
+}
+
+async fn api_rotate(app: &TestApp, refresh: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/token/refresh/"))
+        .json(&json!({ "refresh": refresh }))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed() {
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in(&unique("lifetime")).await;
+    let mut refresh = browser.cookie("refresh_token").unwrap();
+    use diesel::RunQueryDsl;
+    // Signed in 89 days ago and refreshed ever since: still within the default 90 days.
+    diesel::sql_query("UPDATE issued_tokens SET created_at = now() - interval '89 days'")
+        .execute(&mut app.db())
+        .unwrap();
+    let (status, body) = api_rotate(&app, &refresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    refresh = body["refresh"].as_str().unwrap().to_owned();
+    // The rotation did not push the end past sign-in + 90 days.
+    let ends: Vec<(bool,)> =
+        diesel::sql_query("SELECT expires_at <= created_at + interval '90 days' AS bounded FROM issued_tokens")
+            .load::<Bounded>(&mut app.db())
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.bounded,))
+            .collect();
+    assert_eq!(ends, vec![(true,)]);
+    diesel::sql_query("UPDATE issued_tokens SET created_at = now() - interval '91 days'")
+        .execute(&mut app.db())
+        .unwrap();
+    let (status, body) = api_rotate(&app, &refresh).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{body}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Bounded {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    bounded: bool,
+}
+
+#[tokio::test]
+async fn a_refresh_re_runs_the_sign_in_policy_against_the_stored_user() {
+    let open = TestApp::spawn().await;
+    let browser = open.signed_in(&unique("offboarded")).await;
+    let refresh = browser.cookie("refresh_token").unwrap();
+    // A second instance on the same database, after ALLOWED_EMAIL_DOMAINS was tightened (the
+    // provider's accounts are @example.test). Same keys, so it accepts the first one's tokens.
+    let tightened = TestApp::spawn_with(Options {
+        database_url: Some(open.database_url.clone()),
+        env: vec![
+            ("ALLOWED_EMAIL_DOMAINS", "corp.example".into()),
+            ("JWT_SECRET_KEY", open.jwt_secret.clone()),
+            ("SECRET_KEY", open.session_secret.clone()),
+            ("REDIRECT_URL", format!("{}/auth", open.address)),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = api_rotate(&tightened, &refresh).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("account_not_allowed")), "{body}");
+    // The session is over everywhere: the first instance refuses the token too.
+    let (status, _) = api_rotate(&open, &refresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
