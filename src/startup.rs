@@ -23,6 +23,8 @@ use crate::tokens::TokenKeys;
 
 /// How often consumed login states older than the login timeout are deleted.
 const STATE_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
+/// How soon a failed background refresh of the provider's discovery and keys is tried again.
+const PROVIDER_RETRY: Duration = Duration::from_secs(60);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +70,8 @@ impl Application {
         }
 
         spawn_state_cleanup(pool.clone(), settings.login.timeout);
-        let state = AppState { settings, pool, tokens, oidc };
+        let state = web::Data::new(AppState { settings, pool, tokens, oidc });
+        spawn_provider_refresh(state.clone());
         let server = server(state, listener)?;
         Ok(Application { port, server })
     }
@@ -83,7 +86,7 @@ impl Application {
     }
 }
 
-fn server(state: AppState, listener: TcpListener) -> Result<Server, StartupError> {
+fn server(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, StartupError> {
     let settings = &state.settings;
     let login_cookie = LoginCookieConfig::new(&settings.login, settings.cookies);
     let cors_origins = settings.server.cors_allowed_origins.clone();
@@ -91,7 +94,6 @@ fn server(state: AppState, listener: TcpListener) -> Result<Server, StartupError
     // Created once, outside the per-worker factory, so all workers share one budget per client.
     let limit = RateLimit::new(settings.limits, trusted.clone());
     limit.spawn_pruning();
-    let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -134,6 +136,25 @@ fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {
             if let Err(e) = db::run(&pool, move |conn| login_states::forget_older_than(conn, max_age)).await {
                 log::warn!("cleaning up consumed login states failed: {}", chain(&e));
             }
+        }
+    });
+}
+
+/// Fetches the provider's discovery and keys again whenever their lifetime (the JWKS's
+/// max-age, bounded) runs out, so a withdrawn key stops verifying without a restart. A failed
+/// fetch keeps what we have and is tried again within a minute.
+fn spawn_provider_refresh(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut wait = state.oidc.keys_keep_for().await.unwrap_or(PROVIDER_RETRY);
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = match state.oidc.refresh_provider().await {
+                Ok(keep_for) => keep_for,
+                Err(e) => {
+                    log::warn!("refreshing the provider's discovery and keys failed (keeping ours): {}", chain(&e));
+                    PROVIDER_RETRY
+                }
+            };
         }
     });
 }

@@ -7,14 +7,18 @@
 //! may refetch sooner, once for each `kid` it names: a provider that rotated a moment after our
 //! last fetch must not fail a genuine sign-in, and such refetches are bounded by the sign-ins
 //! the provider itself completes (each needs a code it issued) and by the per-kid memory.
+//!
+//! Besides, a background task (`startup`) fetches discovery and keys again when
+//! the JWKS's `Cache-Control: max-age` runs out (within bounds, `documents::keep_for`), so a key
+//! the provider withdraws stops verifying without a restart, and no request waits for it.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
-    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreSubjectIdentifierType,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
@@ -22,6 +26,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::documents;
 use super::verify::SigningKeys;
 use super::OidcError;
 
@@ -59,15 +64,8 @@ pub struct Discovered {
     pub metadata: Metadata,
     pub keys: SigningKeys,
     keys_fetched_at: Instant,
-}
-
-impl Discovered {
-    fn new(metadata: Metadata, client_id: &ClientId, secret: &ClientSecret, redirect: &RedirectUrl) -> Self {
-        let keys = SigningKeys::new(metadata.jwks().clone(), metadata.id_token_signing_alg_values_supported());
-        let client = CoreClient::from_provider_metadata(metadata.clone(), client_id.clone(), Some(secret.clone()))
-            .set_redirect_uri(redirect.clone());
-        Discovered { client, metadata, keys, keys_fetched_at: Instant::now() }
-    }
+    /// How long these keys may be kept (the JWKS's max-age, bounded).
+    pub keep_for: Duration,
 }
 
 /// Where a token to be verified came from.
@@ -138,13 +136,35 @@ impl ProviderCache {
         if let Some(found) = self.cached() {
             return Ok(found);
         }
-        let metadata = Metadata::discover_async(self.issuer.clone(), &self.http)
-            .await
-            .map_err(|e| OidcError::unavailable("discovery failed", e))?;
-        let found = Arc::new(Discovered::new(metadata, &self.client_id, &self.client_secret, &self.redirect));
+        let found = self.discover().await?;
         log::info!("discovered OpenID provider {} ({} signing keys)", self.issuer.as_str(), found.keys.len());
+        Ok(found)
+    }
+
+    /// Fetches discovery and keys afresh and keeps them; how long they may be kept.
+    pub async fn refresh_all(&self) -> Result<Duration, OidcError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        Ok(self.discover().await?.keep_for)
+    }
+
+    async fn discover(&self) -> Result<Arc<Discovered>, OidcError> {
+        let metadata = documents::discovery(&self.http, &self.issuer).await?;
+        let (keys, max_age) = documents::keys(&self.http, metadata.jwks_uri()).await?;
+        let found = Arc::new(self.discovered(metadata.set_jwks(keys), max_age));
         self.store(found.clone());
         Ok(found)
+    }
+
+    fn discovered(&self, metadata: Metadata, max_age: Option<Duration>) -> Discovered {
+        let keys = SigningKeys::new(metadata.jwks().clone(), metadata.id_token_signing_alg_values_supported());
+        let client = CoreClient::from_provider_metadata(
+            metadata.clone(),
+            self.client_id.clone(),
+            Some(self.client_secret.clone()),
+        )
+        .set_redirect_uri(self.redirect.clone());
+        let keep_for = documents::keep_for(max_age, self.min_key_refresh);
+        Discovered { client, metadata, keys, keys_fetched_at: Instant::now(), keep_for }
     }
 
     /// Fetches the provider's keys again after a token named a key we lack (see the refetch
@@ -174,12 +194,9 @@ impl ProviderCache {
         if !(due || early) {
             return Ok(None);
         }
-        let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
-            .await
-            .map_err(|e| OidcError::unavailable("fetching signing keys failed", e))?;
+        let (keys, max_age) = documents::keys(&self.http, current.metadata.jwks_uri()).await?;
         log::info!("fetched the provider's signing keys again ({} keys)", keys.keys().len());
-        let metadata = current.metadata.clone().set_jwks(keys);
-        let fresh = Arc::new(Discovered::new(metadata, &self.client_id, &self.client_secret, &self.redirect));
+        let fresh = Arc::new(self.discovered(current.metadata.clone().set_jwks(keys), max_age));
         self.store(fresh.clone());
         Ok(Some(fresh))
     }

@@ -4,6 +4,7 @@
 
 mod code_exchange;
 mod discovery;
+mod documents;
 mod identity;
 mod rs256;
 mod userinfo;
@@ -138,6 +139,17 @@ impl OidcClient {
     /// it is not fatal, the first login tries again.
     pub async fn warm_up(&self) -> Result<(), OidcError> {
         self.cache.get().await.map(|_| ())
+    }
+
+    /// How long the keys we have may be kept (discovery is fetched first if need be).
+    pub async fn keys_keep_for(&self) -> Result<Duration, OidcError> {
+        Ok(self.cache.get().await?.keep_for)
+    }
+
+    /// Fetches discovery and keys afresh; how long the new keys may be kept. The caller runs
+    /// it in the background when the last ones run out, so no request waits for it.
+    pub async fn refresh_provider(&self) -> Result<Duration, OidcError> {
+        self.cache.refresh_all().await
     }
 
     /// The provider's authorization URL with a fresh state, nonce and PKCE (S256) challenge.

@@ -305,3 +305,24 @@ async fn made_up_key_ids_make_a_bounded_number_of_key_fetches() {
     assert_eq!(fake.jwks_requests(), fetched + 1, "one refetch for that kid, whatever the number of tokens");
     assert!(app.user_rows("flood").is_empty());
 }
+
+#[tokio::test]
+async fn a_key_the_provider_withdraws_stops_verifying_once_its_max_age_runs_out() {
+    let (withdrawn, current) = (Key::trusted(), Key::rotated());
+    let fake = FakeProvider::start(&[&withdrawn]).await;
+    fake.keys_max_age(1);
+    let app = fake.app(vec![]).await;
+    let post = |key: &Key| {
+        let mut claims = fake.claims("holder", "");
+        claims.as_object_mut().unwrap().remove("nonce");
+        reqwest::Client::new().post(app.url("/api/v1/auth/google/")).json(&json!({ "token": key.sign(&claims) })).send()
+    };
+    assert_eq!(post(&withdrawn).await.unwrap().status(), StatusCode::OK);
+    let fetched = fake.jwks_requests();
+    // After a compromise the provider publishes only its new key.
+    fake.publish(&[&current]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(fake.jwks_requests() > fetched, "the keys were fetched again in the background");
+    assert_eq!(post(&withdrawn).await.unwrap().status(), StatusCode::UNAUTHORIZED, "the withdrawn key is dead");
+    assert_eq!(post(&current).await.unwrap().status(), StatusCode::OK);
+}

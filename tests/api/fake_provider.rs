@@ -92,6 +92,8 @@ struct State {
     userinfo: UserInfo,
     userinfo_requests: usize,
     jwks_requests: usize,
+    /// `Cache-Control: max-age` of the JWKS, when set.
+    jwks_max_age: Option<u64>,
 }
 
 /// A running fake provider.
@@ -127,7 +129,11 @@ impl FakeProvider {
                     web::get().to(|s: web::Data<Mutex<State>>| async move {
                         let mut state = s.lock().unwrap();
                         state.jwks_requests += 1;
-                        HttpResponse::Ok().json(JwkSet { keys: state.published.clone() })
+                        let mut response = HttpResponse::Ok();
+                        if let Some(seconds) = state.jwks_max_age {
+                            response.insert_header(("Cache-Control", format!("public, max-age={seconds}")));
+                        }
+                        response.json(JwkSet { keys: state.published.clone() })
                     }),
                 )
                 .route("/token", web::post().to(token))
@@ -164,6 +170,11 @@ impl FakeProvider {
 
     pub fn userinfo_requests(&self) -> usize {
         self.state.lock().unwrap().userinfo_requests
+    }
+
+    /// Serves the JWKS with `Cache-Control: max-age=seconds`.
+    pub fn keys_max_age(&self, seconds: u64) {
+        self.state.lock().unwrap().jwks_max_age = Some(seconds);
     }
 
     /// How often the JWKS was fetched (discovery's first fetch included).
