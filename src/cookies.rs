@@ -1,4 +1,12 @@
-//! The cookies this app sets, with their attributes in one place.
+//! The cookies this app sets, with their names and attributes in one place, and how a request's
+//! credential cookies are read.
+//!
+//! Cookie shadowing: an app on a sibling subdomain, or on the same host behind `auth_request`,
+//! can set a cookie of the same name with a longer Path or a parent Domain; browsers then send
+//! both, the more specific first, and a reader that takes the first signs the victim in as the
+//! attacker. A credential cookie that arrives twice is therefore believed in neither copy, and
+//! both are cleared where we can reach them. The `__Host-` names (COOKIE_HOST_PREFIX) cannot be
+//! set by another host at all.
 
 use std::time::Duration;
 
@@ -15,6 +23,26 @@ pub const ACCESS_COOKIE: &str = "access_token";
 pub const REFRESH_COOKIE: &str = "refresh_token";
 /// Name of actix-session's encrypted login cookie.
 pub const LOGIN_COOKIE: &str = "doorman_login";
+/// Its name with COOKIE_HOST_PREFIX.
+pub const HOST_LOGIN_COOKIE: &str = "__Host-doorman_login";
+/// The prefix browsers only accept on Secure, Path=/, host-only cookies set by the host itself.
+const HOST_PREFIX: &str = "__Host-";
+
+/// The three cookie names, with or without the `__Host-` prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct Names {
+    pub access: &'static str,
+    pub refresh: &'static str,
+    pub login: &'static str,
+}
+
+pub fn names(settings: CookieSettings) -> Names {
+    if settings.host_prefix {
+        Names { access: "__Host-access_token", refresh: "__Host-refresh_token", login: HOST_LOGIN_COOKIE }
+    } else {
+        Names { access: ACCESS_COOKIE, refresh: REFRESH_COOKIE, login: LOGIN_COOKIE }
+    }
+}
 
 /// HttpOnly, SameSite=Lax (Strict would drop it on the first page after the provider's
 /// redirect), Path=/, Max-Age = the token's lifetime. The refresh cookie needs Path=/ too: any
@@ -24,7 +52,7 @@ fn build(name: &'static str, value: String, lifetime: Duration, settings: Cookie
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
-        .secure(settings.secure)
+        .secure(settings.secure || name.starts_with(HOST_PREFIX))
         .max_age(CookieDuration::seconds(lifetime.as_secs() as i64))
         .finish()
 }
@@ -37,33 +65,74 @@ pub fn issued(
     keys: &TokenKeys,
     settings: CookieSettings,
 ) -> Vec<Cookie<'static>> {
-    let mut cookies = vec![build(ACCESS_COOKIE, access, keys.access_ttl(), settings)];
-    cookies.extend(refresh.map(|r| build(REFRESH_COOKIE, r, keys.refresh_ttl(), settings)));
+    let names = names(settings);
+    let mut cookies = vec![build(names.access, access, keys.access_ttl(), settings)];
+    cookies.extend(refresh.map(|r| build(names.refresh, r, keys.refresh_ttl(), settings)));
     cookies
 }
 
 /// Expired copies of both cookies, which make the browser drop them.
 pub fn clear_all(settings: CookieSettings) -> [Cookie<'static>; 2] {
-    [ACCESS_COOKIE, REFRESH_COOKIE].map(|name| {
-        let mut cookie = build(name, String::new(), Duration::ZERO, settings);
-        cookie.make_removal();
-        cookie
-    })
+    let names = names(settings);
+    [names.access, names.refresh].map(|name| removal(name, "/", settings))
 }
 
-/// The value of the first cookie called `name` the request carries. Unlike
-/// `HttpRequest::cookie`, this neither parses and percent-decodes every cookie nor caches them
-/// in the request: guarded requests look up one cookie whose value (a JWT) is never encoded.
-pub fn presented<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+fn removal(name: &'static str, path: &str, settings: CookieSettings) -> Cookie<'static> {
+    let mut cookie = build(name, String::new(), Duration::ZERO, settings);
+    cookie.set_path(path.to_owned());
+    cookie.make_removal();
+    cookie
+}
+
+/// Removals of both credential cookies at Path=/ and at every directory of this request's path
+/// (`/a/b` → `/a/b`, `/a`), where a shadowing copy is most likely. A copy set for a parent
+/// Domain is out of our reach: that is what COOKIE_HOST_PREFIX and a host of its own are for.
+pub fn clear_shadowed(req: &HttpRequest, settings: CookieSettings) -> Vec<Cookie<'static>> {
+    let names = names(settings);
+    let mut paths = vec!["/".to_owned()];
+    let mut path = req.path().trim_end_matches('/');
+    while !path.is_empty() {
+        paths.push(path.to_owned());
+        path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    }
+    paths.truncate(8);
+    paths.iter().flat_map(|p| [removal(names.access, p, settings), removal(names.refresh, p, settings)]).collect()
+}
+
+/// How often a cookie arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented<'r> {
+    Absent,
+    Once(&'r str),
+    /// Twice or more: someone else set one (shadowing); believe none.
+    Shadowed,
+}
+
+/// Every cookie called `name` the request carries. Unlike `HttpRequest::cookie`, this neither
+/// parses and percent-decodes every cookie nor caches them in the request: guarded requests
+/// look up the credentials, whose values (JWTs) are never encoded.
+pub fn presented_all<'r>(req: &'r HttpRequest, name: &str) -> Presented<'r> {
     let name = name.as_bytes();
-    let value =
-        req.headers().get_all(header::COOKIE).flat_map(|value| value.as_bytes().split(|b| *b == b';')).find_map(
+    let mut found =
+        req.headers().get_all(header::COOKIE).flat_map(|value| value.as_bytes().split(|b| *b == b';')).filter_map(
             |pair| {
                 let at = pair.iter().position(|b| *b == b'=')?;
                 (pair[..at].trim_ascii() == name).then(|| pair[at + 1..].trim_ascii())
             },
-        )?;
-    std::str::from_utf8(value).ok()
+        );
+    match (found.next(), found.next()) {
+        (None, _) => Presented::Absent,
+        (Some(_), Some(_)) => Presented::Shadowed,
+        (Some(value), None) => std::str::from_utf8(value).map_or(Presented::Absent, Presented::Once),
+    }
+}
+
+/// The value of the cookie called `name`, when it arrived exactly once.
+pub fn presented<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    match presented_all(req, name) {
+        Presented::Once(value) => Some(value),
+        Presented::Absent | Presented::Shadowed => None,
+    }
 }
 
 #[cfg(test)]
@@ -91,11 +160,41 @@ mod tests {
     }
 
     #[test]
-    fn the_first_of_two_cookies_with_one_name_wins_as_with_actix() {
-        let req = TestRequest::default()
-            .insert_header((header::COOKIE, "access_token=first; access_token=second"))
+    fn a_cookie_that_arrives_twice_is_believed_in_neither_copy() {
+        for header in ["access_token=attacker; access_token=victim", "access_token=same; access_token=same"] {
+            let req = TestRequest::default().insert_header((header::COOKIE, header)).to_http_request();
+            assert_eq!(presented_all(&req, ACCESS_COOKIE), Presented::Shadowed, "{header}");
+            assert_eq!(presented(&req, ACCESS_COOKIE), None);
+        }
+        let across = TestRequest::default()
+            .append_header((header::COOKIE, "refresh_token=a"))
+            .append_header((header::COOKIE, "refresh_token=b"))
             .to_http_request();
-        assert_eq!(presented(&req, ACCESS_COOKIE), req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned()).as_deref());
-        assert_eq!(presented(&req, ACCESS_COOKIE), Some("first"));
+        assert_eq!(presented_all(&across, REFRESH_COOKIE), Presented::Shadowed);
+    }
+
+    #[test]
+    fn shadowing_copies_are_cleared_along_the_path() {
+        let settings = CookieSettings { secure: true, host_prefix: false };
+        let req = TestRequest::with_uri("/app/chat/").to_http_request();
+        let cleared: Vec<(String, String)> = clear_shadowed(&req, settings)
+            .iter()
+            .map(|c| (c.name().to_owned(), c.path().unwrap_or_default().to_owned()))
+            .collect();
+        for path in ["/", "/app", "/app/chat"] {
+            for name in [ACCESS_COOKIE, REFRESH_COOKIE] {
+                assert!(cleared.contains(&(name.to_owned(), path.to_owned())), "{name} at {path}: {cleared:?}");
+            }
+        }
+        assert!(clear_shadowed(&req, settings).iter().all(|c| c.max_age() == Some(CookieDuration::ZERO)));
+    }
+
+    #[test]
+    fn host_prefixed_names_are_always_secure() {
+        let settings = CookieSettings { secure: false, host_prefix: true };
+        let names = names(settings);
+        assert_eq!(names.access, "__Host-access_token");
+        let cookie = build(names.access, "x".into(), Duration::from_secs(60), settings);
+        assert_eq!((cookie.secure(), cookie.path(), cookie.domain()), (Some(true), Some("/"), None));
     }
 }

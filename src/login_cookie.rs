@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CookieSettings, LoginSettings};
-use crate::cookies::LOGIN_COOKIE;
+use crate::cookies::{self, Presented};
 use crate::error::AppError;
 use crate::next_path::NextPath;
 use crate::oidc::LoginSecrets;
@@ -27,24 +27,24 @@ const MAX_PENDING: usize = 3;
 pub struct LoginCookieConfig {
     key: Key,
     ttl: CookieDuration,
-    secure: bool,
+    cookies: CookieSettings,
 }
 
 impl LoginCookieConfig {
     /// The signing and encryption keys are derived from SECRET_KEY (HKDF).
     pub fn new(login: &LoginSettings, cookies: CookieSettings) -> Self {
         let key = Key::derive_from(login.secret_key.expose_secret().as_bytes());
-        LoginCookieConfig { key, ttl: CookieDuration::seconds(login.timeout.as_secs() as i64), secure: cookies.secure }
+        LoginCookieConfig { key, ttl: CookieDuration::seconds(login.timeout.as_secs() as i64), cookies }
     }
 
     /// Encrypted and signed, HttpOnly, SameSite=Lax, expiring with the login timeout.
     pub fn middleware(&self) -> SessionMiddleware<CookieSessionStore> {
         SessionMiddleware::builder(CookieSessionStore::default(), self.key.clone())
-            .cookie_name(LOGIN_COOKIE.to_owned())
+            .cookie_name(cookies::names(self.cookies).login.to_owned())
             .cookie_content_security(CookieContentSecurity::Private)
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
-            .cookie_secure(self.secure)
+            .cookie_secure(self.cookies.secure || self.cookies.host_prefix)
             .cookie_path("/".to_owned())
             .session_lifecycle(PersistentSession::default().session_ttl(self.ttl))
             .build()
@@ -76,12 +76,16 @@ pub enum NoLogin {
 }
 
 /// Typed access to the login cookie.
-pub struct LoginCookie(Session);
+pub struct LoginCookie {
+    session: Session,
+    /// The cookie arrived twice (another site planted one: `cookies.rs`): no login is trusted.
+    shadowed: bool,
+}
 
 impl LoginCookie {
     fn pending(&self) -> Vec<PendingLogin> {
         // A cookie from an older version, or one we cannot read, counts as no login in progress.
-        self.0.get::<Vec<PendingLogin>>(KEY).ok().flatten().unwrap_or_default()
+        self.session.get::<Vec<PendingLogin>>(KEY).ok().flatten().unwrap_or_default()
     }
 
     /// Remembers a new login; the cookie is re-issued, so a planted session id gains nothing.
@@ -90,14 +94,18 @@ impl LoginCookie {
         pending.push(login);
         let excess = pending.len().saturating_sub(MAX_PENDING);
         pending.drain(..excess);
-        self.0.renew();
-        self.0.insert(KEY, pending).map_err(|e| AppError::internal(format!("cannot store login session: {e}")))
+        self.session.renew();
+        self.session.insert(KEY, pending).map_err(|e| AppError::internal(format!("cannot store login session: {e}")))
     }
 
     /// Takes the login whose state matches; it cannot be taken twice from this cookie. The
     /// cookie expires with the timeout too, but its copy (or a clock that jumped) must not
     /// outlive it: a login older than `timeout` is taken and refused.
     pub fn take(&self, state: &str, timeout: Duration) -> Result<PendingLogin, NoLogin> {
+        if self.shadowed {
+            self.session.purge();
+            return Err(NoLogin::Unknown);
+        }
         let mut pending = self.pending();
         let position = pending
             .iter()
@@ -105,8 +113,8 @@ impl LoginCookie {
             .ok_or(NoLogin::Unknown)?;
         let found = pending.remove(position);
         // With nothing left (or nothing storable) the cookie goes away entirely.
-        if pending.is_empty() || self.0.insert(KEY, pending).is_err() {
-            self.0.purge();
+        if pending.is_empty() || self.session.insert(KEY, pending).is_err() {
+            self.session.purge();
         }
         let age = chrono::Utc::now().timestamp().saturating_sub(found.started_at);
         if age > timeout.as_secs() as i64 {
@@ -117,7 +125,7 @@ impl LoginCookie {
 
     /// Forgets every login in progress (at logout).
     pub fn clear(&self) {
-        self.0.purge();
+        self.session.purge();
     }
 }
 
@@ -130,6 +138,10 @@ impl FromRequest for LoginCookie {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Ok(LoginCookie(req.get_session())))
+        // Either spelling: the extractor does not know which one this deployment uses.
+        let shadowed = [cookies::LOGIN_COOKIE, cookies::HOST_LOGIN_COOKIE]
+            .iter()
+            .any(|name| cookies::presented_all(req, name) == Presented::Shadowed);
+        std::future::ready(Ok(LoginCookie { session: req.get_session(), shadowed }))
     }
 }

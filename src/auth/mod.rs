@@ -7,13 +7,13 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::{ready, Either, LocalBoxFuture, Ready};
 use uuid::Uuid;
 
-use crate::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::cookies::{self, Names, Presented};
 use crate::error::AppError;
 use crate::http::cookie_updates;
 use crate::next_path::NextPath;
 use crate::services::refresh;
 use crate::state::AppState;
-use crate::tokens::{AccessClaims, Profile, TokenError, TokenKeys};
+use crate::tokens::{AccessClaims, Profile, TokenError};
 
 /// A request carrying a valid access token (or a browser session just renewed).
 #[derive(Debug, Clone)]
@@ -60,8 +60,8 @@ fn return_path(req: &HttpRequest) -> String {
 }
 
 /// The access token presented: `Authorization: Bearer`, else the access cookie.
-pub fn presented_access_token(req: &HttpRequest) -> Option<&str> {
-    bearer(req).or_else(|| cookies::presented(req, ACCESS_COOKIE))
+pub fn presented_access_token(req: &HttpRequest, names: Names) -> Option<&str> {
+    bearer(req).or_else(|| cookies::presented(req, names.access))
 }
 
 /// What the credentials say without any I/O, which settles nearly every request: a valid
@@ -72,19 +72,32 @@ enum FirstLook<'r> {
     Renew { refresh: &'r str, access_error: Option<TokenError> },
 }
 
-fn first_look<'r>(req: &'r HttpRequest, keys: &TokenKeys) -> FirstLook<'r> {
+fn first_look<'r>(req: &'r HttpRequest, state: &AppState) -> FirstLook<'r> {
+    let keys = &state.tokens;
     if let Some(token) = bearer(req) {
         // API clients refresh through the API; no cookies are involved.
         return FirstLook::Settled(keys.verify_access(token).map(|c| Some(c.into())).map_err(AuthFailure::Token));
     }
-    let access_error = match cookies::presented(req, ACCESS_COOKIE).map(|token| keys.verify_access(token)) {
-        Some(Ok(claims)) => return FirstLook::Settled(Ok(Some(claims.into()))),
-        Some(Err(e)) => Some(e),
-        None => None,
+    let names = cookies::names(state.settings.cookies);
+    let (access, refresh) = (cookies::presented_all(req, names.access), cookies::presented_all(req, names.refresh));
+    if access == Presented::Shadowed || refresh == Presented::Shadowed {
+        // Another site planted a copy (cookies.rs): whichever is ours, this browser is signed out.
+        log::warn!("a credential cookie arrived twice (shadowing); neither is believed, both are cleared");
+        cookie_updates::set_cookies(req, cookies::clear_shadowed(req, state.settings.cookies));
+        return FirstLook::Settled(Ok(None));
+    }
+    let access_error = match access {
+        Presented::Once(token) => match keys.verify_access(token) {
+            Ok(claims) => return FirstLook::Settled(Ok(Some(claims.into()))),
+            Err(e) => Some(e),
+        },
+        Presented::Absent | Presented::Shadowed => None,
     };
-    match cookies::presented(req, REFRESH_COOKIE) {
-        Some(refresh) => FirstLook::Renew { refresh, access_error },
-        None => FirstLook::Settled(access_error.map_or(Ok(None), |e| Err(AuthFailure::Token(e)))),
+    match refresh {
+        Presented::Once(refresh) => FirstLook::Renew { refresh, access_error },
+        Presented::Absent | Presented::Shadowed => {
+            FirstLook::Settled(access_error.map_or(Ok(None), |e| Err(AuthFailure::Token(e))))
+        }
     }
 }
 
@@ -126,7 +139,7 @@ fn extract<T: 'static>(req: &HttpRequest, decide: fn(&HttpRequest, Outcome) -> R
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Either::Left(ready(decide(req, Err(AuthFailure::Token(TokenError::Invalid)))));
     };
-    match first_look(req, &state.tokens) {
+    match first_look(req, state) {
         FirstLook::Settled(outcome) => Either::Left(ready(decide(req, outcome))),
         FirstLook::Renew { refresh, access_error } => {
             let (req, state, refresh) = (req.clone(), state.clone(), refresh.to_owned());

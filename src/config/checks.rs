@@ -65,6 +65,12 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
     if !is_loopback(&s.provider.issuer) && s.provider.issuer.scheme() != "https" {
         return Err(problem("OIDC_ISSUER", "must use https unless the provider is on loopback"));
     }
+    if s.cookies.host_prefix && !s.cookies.secure {
+        return Err(problem(
+            "COOKIE_HOST_PREFIX",
+            "needs COOKIE_SECURE=true (browsers accept __Host- cookies only as Secure)",
+        ));
+    }
     if !s.cookies.secure && s.site.redirect_url.scheme() == "https" && !is_loopback(&s.site.redirect_url) {
         return Err(problem(
             "COOKIE_SECURE",

@@ -84,6 +84,8 @@ pub struct LoginSettings {
 #[derive(Debug, Clone, Copy)]
 pub struct CookieSettings {
     pub secure: bool,
+    /// COOKIE_HOST_PREFIX: `__Host-` cookie names, which no other host can set.
+    pub host_prefix: bool,
 }
 
 /// Keys and lifetimes of access and refresh tokens.
@@ -185,7 +187,10 @@ impl Settings {
                 trusted_proxies: TrustedProxies::new(r.networks("TRUSTED_PROXIES", "127.0.0.0/8,::1/128")?),
                 cors_allowed_origins: r.origins("CORS_ALLOWED_ORIGINS")?,
             },
-            cookies: CookieSettings { secure: r.boolean("COOKIE_SECURE", true)? },
+            cookies: CookieSettings {
+                secure: r.boolean("COOKIE_SECURE", true)?,
+                host_prefix: r.boolean("COOKIE_HOST_PREFIX", false)?,
+            },
             limits: RateLimitSettings {
                 per_second: r.parse("RATE_LIMIT_PER_SECOND", 5, "a whole number (0 turns limits off)")?,
                 burst: r.parse("RATE_LIMIT_BURST", 20, "a whole number")?,
