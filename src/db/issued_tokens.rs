@@ -39,6 +39,9 @@ pub enum Rotation {
     Rotated(User),
     /// The token retired a moment ago (another tab refreshed first): honoured, not rotated.
     JustRotated(User),
+    /// The token before the current one, from the browser that rotated it, whose answer with
+    /// the current one was lost: replaced by `new_jti`.
+    Recovered(User),
     /// A retired token presented again: the session is now revoked.
     Reused,
     /// Revoked, expired, or not this user's session.
@@ -111,8 +114,25 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
         let within_grace =
             !r.grace.is_zero() && since_rotation.is_some_and(|d| d >= chrono::TimeDelta::zero() && d <= delta(r.grace));
         let same_browser = r.user_agent.is_some() && state.rotated_user_agent.as_deref() == r.user_agent;
-        if within_grace && same_browser && state.previous_jti_hash.as_deref() == Some(presented.as_slice()) {
+        let previous = state.previous_jti_hash.as_deref() == Some(presented.as_slice());
+        if previous && same_browser && within_grace {
             return Ok(Rotation::JustRotated(user));
+        }
+        // The same browser again with the token it had before the last rotation, later than the
+        // tabs' grace: the answer that carried the new token never arrived (the browser left the
+        // page first), since presenting that new token would have retired this one for good.
+        // It rotates anew; the unreceived token is dead, and presenting it is theft.
+        if previous && same_browser && !r.grace.is_zero() {
+            let expires_at = now.checked_add_signed(delta(r.ttl)).unwrap_or(ends_at).min(ends_at);
+            diesel::update(sessions::table.find(r.sid))
+                .set((
+                    sessions::jti_hash.eq(digest(r.new_jti)),
+                    sessions::rotated_at.eq(Some(now)),
+                    sessions::last_used_at.eq(now),
+                    sessions::expires_at.eq(expires_at),
+                ))
+                .execute(conn)?;
+            return Ok(Rotation::Recovered(user));
         }
         revoke_row(conn, r.sid, "refresh token reused")?;
         Ok(Rotation::Reused)

@@ -77,6 +77,10 @@ pub async fn refresh(
     .await?;
     let (user, refresh) = match rotation {
         Rotation::Rotated(user) => (user, Some(next.as_str())),
+        Rotation::Recovered(user) => {
+            log::warn!("session {sid}: the browser came back with the token before its last rotation (an answer it never got); rotated anew");
+            (user, Some(next.as_str()))
+        }
         Rotation::JustRotated(user) => {
             log::warn!("session {sid}: a refresh token retired moments ago was presented again by the same browser; honoured once more (grace)");
             (user, None)

@@ -90,16 +90,26 @@ async fn retired_refresh_token() -> (TestApp, Browser, String) {
     (app, browser, retired)
 }
 
-async fn present(app: &TestApp, refresh: &str, user_agent: &str) -> StatusCode {
-    reqwest::Client::new()
+/// Presents `refresh` alone (the access token long gone) as `user_agent`: the status, and
+/// whether a new refresh token came back.
+async fn present_for(app: &TestApp, refresh: &str, user_agent: &str) -> (StatusCode, Option<String>) {
+    let response = reqwest::Client::new()
         .get(app.url("/chat"))
         .header("accept", "application/json")
         .header("user-agent", user_agent)
         .header("cookie", format!("refresh_token={refresh}"))
         .send()
         .await
-        .unwrap()
-        .status()
+        .unwrap();
+    let renewed = set_cookies(&response)
+        .get("refresh_token")
+        .filter(|c| !c.contains("Max-Age=0"))
+        .map(|c| c.split(';').next().unwrap().split_once('=').unwrap().1.to_owned());
+    (response.status(), renewed)
+}
+
+async fn present(app: &TestApp, refresh: &str, user_agent: &str) -> StatusCode {
+    present_for(app, refresh, user_agent).await.0
 }
 
 #[tokio::test]
@@ -113,23 +123,75 @@ async fn the_grace_is_for_the_same_browser_only() {
 
 #[tokio::test]
 async fn the_grace_window_is_measured_by_the_database_clock() {
-    let (app, _, retired) = retired_refresh_token().await;
-    // As if an instance whose clock runs an hour ahead had rotated: the rotation lies in the
-    // database's future, which must not count as "a moment ago".
     use diesel::RunQueryDsl;
+    // Within the 10 s by the database's clock: the second tab is served, the newer token kept.
+    let (app, _, retired) = retired_refresh_token().await;
+    assert_eq!(present_for(&app, &retired, TAB_BROWSER).await, (StatusCode::OK, None));
+    // As if an instance whose clock runs an hour ahead had rotated: a rotation in the
+    // database's future is no "moment ago", so no grace (the browser is still recovered below).
+    let (app, _, retired) = retired_refresh_token().await;
     diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() + interval '1 hour'")
         .execute(&mut app.db())
         .unwrap();
-    assert_eq!(present(&app, &retired, TAB_BROWSER).await, StatusCode::UNAUTHORIZED);
-    // And one that rotated 11 s ago by the database's clock is past the grace.
+    let (status, renewed) = present_for(&app, &retired, TAB_BROWSER).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(renewed.is_some(), "not the grace (which keeps the newer token) but a new rotation");
+    // 11 s ago by the database's clock: past the grace too.
     let (app, _, retired) = retired_refresh_token().await;
     diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '11 seconds'")
         .execute(&mut app.db())
         .unwrap();
-    assert_eq!(present(&app, &retired, TAB_BROWSER).await, StatusCode::UNAUTHORIZED);
-    // Within it, the same browser is served.
-    let (app, _, retired) = retired_refresh_token().await;
-    assert_eq!(present(&app, &retired, TAB_BROWSER).await, StatusCode::OK);
+    assert!(present_for(&app, &retired, TAB_BROWSER).await.1.is_some());
+}
+
+#[tokio::test]
+async fn a_renewal_whose_answer_never_arrived_does_not_end_the_session() {
+    use diesel::RunQueryDsl;
+    // The browser left a page before the renewal's answer (with the new refresh token) came back,
+    // and returns a minute later with the token it still has.
+    let (app, _, kept) = retired_refresh_token().await;
+    diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '60 seconds'")
+        .execute(&mut app.db())
+        .unwrap();
+    let (status, renewed) = present_for(&app, &kept, TAB_BROWSER).await;
+    assert_eq!(status, StatusCode::OK, "still signed in");
+    let renewed = renewed.expect("a new refresh token");
+    assert_eq!(present(&app, &renewed, TAB_BROWSER).await, StatusCode::OK, "and it keeps working");
+    // From another browser, the same late token is theft, as before.
+    let (app, _, kept) = retired_refresh_token().await;
+    diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '60 seconds'")
+        .execute(&mut app.db())
+        .unwrap();
+    assert_eq!(present(&app, &kept, "curl/8.0").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(present(&app, &kept, TAB_BROWSER).await, StatusCode::UNAUTHORIZED, "the session was revoked");
+}
+
+#[tokio::test]
+async fn a_token_displaced_by_a_recovery_is_theft() {
+    use diesel::RunQueryDsl;
+    // Someone holds the token of the lost answer (say, a thief who intercepted it) and the
+    // browser recovers with its older one: the intercepted token is now dead, and presenting it
+    // ends the session.
+    let app = short_lived_app().await;
+    let browser = app.signed_in(&unique("displaced")).await;
+    let (access, first) = (browser.cookie("access_token").unwrap(), browser.cookie("refresh_token").unwrap());
+    wait_for_access_expiry().await;
+    let intercepted = reqwest::Client::new()
+        .get(app.url("/chat"))
+        .header("accept", "application/json")
+        .header("user-agent", TAB_BROWSER)
+        .header("cookie", format!("access_token={access}; refresh_token={first}"))
+        .send()
+        .await
+        .unwrap();
+    let second =
+        set_cookies(&intercepted)["refresh_token"].split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '60 seconds'")
+        .execute(&mut app.db())
+        .unwrap();
+    assert_eq!(present(&app, &first, TAB_BROWSER).await, StatusCode::OK, "the browser recovers");
+    assert_eq!(present(&app, &second, TAB_BROWSER).await, StatusCode::UNAUTHORIZED, "the displaced token is refused");
+    assert_eq!(api_refresh(&app, &first).await, StatusCode::UNAUTHORIZED, "and the session is over");
 }
 
 #[tokio::test]
