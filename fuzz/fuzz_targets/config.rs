@@ -9,8 +9,9 @@
 //! than mutating decimal text does.
 //!
 //! Never panics; an error names a known variable; a configuration that is accepted must also
-//! start: token keys sign and verify, the rate limiter builds, cookie lifetimes are not
-//! negative, FRONTEND_URL is a valid `Location` value, CORS origins are valid header values.
+//! start: token keys (`TokenKeys::from_settings`) sign and verify, the login cookie and the rate
+//! limiter build, cookie lifetimes are not negative (`cookies::issued`, `cookies::clear_all`),
+//! FRONTEND_URL is a valid `Location` value, CORS origins are valid header values.
 #![no_main]
 
 use std::collections::HashMap;
@@ -21,12 +22,13 @@ use actix_web::http::header::HeaderValue;
 use actix_web::http::Uri;
 use arbitrary::{Arbitrary, Unstructured};
 use doorman::config::Settings;
-use doorman::rate_limit::RateLimit;
+use doorman::http::rate_limit::RateLimit;
+use doorman::login_cookie::LoginCookieConfig;
 use doorman::tokens::TokenKeys;
 use libfuzzer_sys::fuzz_target;
 use secrecy::ExposeSecret;
 
-/// Every variable `Settings::from_source` reads (keep in step with src/config.rs).
+/// Every variable `Settings::from_source` reads (keep in step with src/config/mod.rs).
 const NAMES: &[&str] = &[
     "DATABASE_URL",
     "OIDC_ISSUER",
@@ -53,6 +55,9 @@ const NAMES: &[&str] = &[
     "DATABASE_POOL_SIZE",
     "HTTP_TIMEOUT_SECONDS",
     "JWKS_MIN_REFRESH_SECONDS",
+    "TOKEN_LEEWAY_SECONDS",
+    "ACCESS_TOKEN_AUDIENCE",
+    "SESSION_MAX_LIFETIME_SECONDS",
 ];
 
 const BASE: &[(&str, &str)] = &[
@@ -164,40 +169,64 @@ fn changes(env: &HashMap<String, String>) -> String {
 /// The start-up steps after `Settings::from_env` that need no network, files or database.
 fn start(settings: &Settings, env: &HashMap<String, String>) {
     let env = changes(env);
-    // startup::server: the session key, the rate limiter, CORS.
-    let _ = Key::derive_from(settings.secret_key.expose_secret().as_bytes());
-    let _ = RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst, settings.trusted_proxies.clone());
-    for origin in &settings.cors_allowed_origins {
+    // startup::server: the login cookie (its key is derived from SECRET_KEY, which panics on a
+    // short key), the rate limiter, CORS.
+    let _ = Key::derive_from(settings.login.secret_key.expose_secret().as_bytes());
+    let _ = LoginCookieConfig::new(&settings.login, settings.cookies).middleware();
+    // (Not `spawn_pruning`: it needs the server's runtime.)
+    let limit = RateLimit::new(settings.limits, settings.server.trusted_proxies.clone());
+    let _ = (limit.middleware(), limit.prune());
+    for origin in &settings.server.cors_allowed_origins {
         assert!(
             origin != "*" && Uri::try_from(origin.as_str()).is_ok() && HeaderValue::from_str(origin).is_ok(),
             "CORS origin {origin:?} is accepted but actix-cors refuses it; with {env}"
         );
     }
-    // startup::token_keys (HS256) and the self-check it runs before serving.
-    let keys = TokenKeys::new(&settings.jwt_secret_key, None, settings.access_token_ttl, settings.refresh_token_ttl);
+    // startup: TokenKeys::from_settings and the self-check it runs before serving. HS256 only:
+    // key files are not read here (a fuzzed path could name /dev/zero).
+    let mut tokens = settings.tokens.clone();
+    tokens.private_key_file = None;
+    tokens.previous_jwks_file = None;
+    let keys = match TokenKeys::from_settings(&tokens, &settings.login.secret_key, &settings.site.public_origin) {
+        Ok(keys) => keys,
+        Err(e) => panic!("accepted token settings make no keys: {e}; with {env}"),
+    };
     if let Err(e) = keys.self_check() {
         panic!("accepted token lifetimes cannot make tokens: {e}; with {env}");
     }
-    // cookies::access / cookies::refresh, and the login cookie's lifetime in startup::server.
-    for (what, cookie) in [
-        ("access", doorman::cookies::access(String::new(), settings.access_token_ttl, settings.cookie_secure)),
-        ("refresh", doorman::cookies::refresh(String::new(), settings.refresh_token_ttl, settings.cookie_secure)),
-    ] {
+    // cookies::issued (after a login or a renewal) and cookies::clear_all (logout); the login
+    // cookie's lifetime in login_cookie::LoginCookieConfig.
+    let issued = doorman::cookies::issued(String::new(), Some(String::new()), &keys, settings.cookies);
+    assert_eq!(issued.len(), 2, "a login with a refresh token sets two cookies");
+    for cookie in &issued {
         let max_age = cookie.max_age().expect("our cookies have a Max-Age");
-        assert!(max_age > CookieDuration::ZERO, "{what} cookie Max-Age is {max_age} with {env}");
+        assert!(max_age > CookieDuration::ZERO, "{} cookie Max-Age is {max_age} with {env}", cookie.name());
         let _ = cookie.to_string();
     }
-    let login_ttl = CookieDuration::seconds(settings.login_timeout.as_secs() as i64);
+    assert_eq!(doorman::cookies::issued(String::new(), None, &keys, settings.cookies).len(), 1);
+    for cookie in doorman::cookies::clear_all(settings.cookies) {
+        let max_age = cookie.max_age().expect("removal cookies have a Max-Age");
+        assert!(max_age >= CookieDuration::ZERO, "removal {} cookie Max-Age is {max_age} with {env}", cookie.name());
+        let _ = cookie.to_string();
+    }
+    let login_ttl = CookieDuration::seconds(settings.login.timeout.as_secs() as i64);
     assert!(login_ttl > CookieDuration::ZERO, "login cookie Max-Age is {login_ttl} with {env}");
-    // db::login_states::forget_older_than, run every few minutes with LOGIN_TIMEOUT_SECONDS.
-    let _cutoff = chrono::Utc::now() - settings.login_timeout;
-    // routes::see_other(&settings.frontend_url) after every login without `next`.
+    // db::login_states::forget_older_than, run every few minutes with LOGIN_TIMEOUT_SECONDS, and
+    // the expiry services::sign_in gives a new session.
+    let _cutoff = chrono::Utc::now() - settings.login.timeout;
+    let _expires = chrono::Utc::now() + keys.refresh_ttl().min(settings.tokens.session_max_lifetime);
+    // routes::see_other(&settings.site.frontend_url) after every login without `next`.
     assert!(
-        HeaderValue::from_str(&settings.frontend_url).is_ok(),
+        HeaderValue::from_str(&settings.site.frontend_url).is_ok(),
         "FRONTEND_URL {:?} is accepted but is not a valid Location header value",
-        settings.frontend_url
+        settings.site.frontend_url
     );
-    let _ = (settings.public_origin(), settings.issuer_is_google());
+    assert!(
+        HeaderValue::from_str(&settings.site.public_origin).is_ok(),
+        "the public origin {:?} of REDIRECT_URL is not a valid header value",
+        settings.site.public_origin
+    );
+    let _ = settings.provider.is_google();
 }
 
 fuzz_target!(|data: &[u8]| {

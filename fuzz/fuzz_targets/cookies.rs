@@ -1,7 +1,9 @@
 //! `Cookie` request headers as the app reads them: `HttpRequest::cookie(name)` (actix-web splits
 //! each header on `;` and percent-decodes each pair with `Cookie::parse_encoded`), plus the
-//! plain `Cookie::parse` / `parse_encoded` on the whole string. Never panics; the lookup the app
-//! does agrees with a direct reading of the header; whatever is found can be written back out.
+//! plain `Cookie::parse` / `parse_encoded` on the whole string, and `cookies::presented` (the
+//! app's raw lookup for guarded requests). Never panics; the lookups agree with a direct reading
+//! of the header (`presented` where there is nothing to percent-decode or unquote); whatever is
+//! found can be written back out.
 //!
 //! Each input line is one `Cookie` header (HTTP/2 clients may send several); lines that are not
 //! valid header values are skipped, as the HTTP layer would refuse them.
@@ -12,7 +14,7 @@
 use actix_web::cookie::Cookie;
 use actix_web::http::header::{HeaderValue, COOKIE};
 use actix_web::test::TestRequest;
-use doorman::cookies::{ACCESS_COOKIE, LOGIN_SESSION_COOKIE, REFRESH_COOKIE};
+use doorman::cookies::{presented, ACCESS_COOKIE, LOGIN_COOKIE, REFRESH_COOKIE};
 use libfuzzer_sys::fuzz_target;
 
 /// What `HttpRequest::cookies()` does with one header value.
@@ -52,7 +54,20 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!((a.name(), a.value()), (b.name(), b.value()), "cookies differ for {headers:?}");
     }
 
-    for name in [ACCESS_COOKIE, REFRESH_COOKIE, LOGIN_SESSION_COOKIE] {
+    // `cookies::presented` (what guarded requests use) reads the raw value without decoding: on
+    // headers with nothing to decode or unquote (printable ASCII, no `%` or `"`), it must find
+    // what actix finds.
+    let plain =
+        headers.iter().all(|h| h.bytes().all(|b| (b == b'\t' || (b' '..=b'~').contains(&b)) && b != b'%' && b != b'"'));
+    for name in [ACCESS_COOKIE, REFRESH_COOKIE, LOGIN_COOKIE] {
+        let raw = presented(&req, name);
+        if plain {
+            assert_eq!(
+                raw,
+                req.cookie(name).as_ref().map(|c| c.value()),
+                "cookies::presented and HttpRequest::cookie disagree on {name} for {headers:?}"
+            );
+        }
         let got = req.cookie(name);
         let want = expected.iter().find(|c| c.name() == name);
         assert_eq!(

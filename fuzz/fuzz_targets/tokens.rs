@@ -1,5 +1,7 @@
-//! Token verification. Two key sets like the app's: HS256 access tokens (the default) and EdDSA
-//! access tokens with a kid (JWT_PRIVATE_KEY_FILE); refresh tokens are HS256 in both.
+//! Token verification. Three key sets: two like the app's, HS256 access tokens (the default) and
+//! EdDSA access tokens with a kid (JWT_PRIVATE_KEY_FILE), and a "staging" deployment that holds
+//! the same JWT secret and SECRET_KEY but has another issuer and audience. Refresh tokens are
+//! HS256 under a key derived from SECRET_KEY in all three; every token carries `iss` and `aud`.
 //!
 //! The first input byte picks a mode:
 //! - 0: the rest, as a string, is presented as a token;
@@ -11,8 +13,9 @@
 //!
 //! Nothing may panic, and a token only verifies if it decodes (base64url, leniently: unused
 //! trailing bits and padding ignored) to exactly the header, claims and signature of a token we
-//! issued for that purpose. Byte-level differences that decode the same are not counted as
-//! forgeries, since they carry no new content.
+//! issued for that purpose by a key set with the same keys and parties (so never one from the
+//! staging set in the others, nor the other way round). Byte-level differences that decode the
+//! same are not counted as forgeries, since they carry no new content.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -23,13 +26,19 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use doorman::tokens::{AccessSigner, Profile, TokenKeys};
+use doorman::tokens::{AccessSigner, Lifetimes, Parties, Profile, TokenKeys};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
 use uuid::Uuid;
 
 const SECRET: &str = "fuzz-only-jwt-secret-0123456789abcdef";
+/// SECRET_KEY, from which the refresh-token key is derived.
+const SEED: &str = "fuzz-only-session-seed-0123456789abcdef";
+const ISSUER: &str = "https://login.example.test";
+const AUDIENCE: &str = "https://apps.example.test";
+const STAGING_ISSUER: &str = "https://staging.example.test";
+const STAGING_AUDIENCE: &str = "https://staging-apps.example.test";
 const ACCESS_KEY: &[u8] = include_bytes!("../../tests/fixtures/access_ed25519.pem");
 /// Fuzz-only Ed25519 key, made with `openssl genpkey -algorithm ed25519`; protects nothing.
 const ATTACKER_KEY: &[u8] = b"-----BEGIN PRIVATE KEY-----
@@ -61,7 +70,11 @@ struct Genuine {
 }
 
 struct World {
-    key_sets: [TokenKeys; 2],
+    key_sets: [TokenKeys; 3],
+    /// Key sets with the same access keys and parties.
+    access_group: [u8; 3],
+    /// Key sets with the same refresh key and parties.
+    refresh_group: [u8; 3],
     genuine: Vec<Genuine>,
     ed_kid: String,
     ed_public_x: String,
@@ -76,10 +89,17 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let secret = SecretString::from(SECRET);
+        let seed = SecretString::from(SEED);
         let day = Duration::from_secs(86_400);
+        let lifetimes = Lifetimes { access: day, refresh: 2 * day };
+        let ours = || Parties { issuer: ISSUER.into(), audience: AUDIENCE.into() };
+        let staging = Parties { issuer: STAGING_ISSUER.into(), audience: STAGING_AUDIENCE.into() };
         let signer = AccessSigner::asymmetric(ACCESS_KEY, None, None).expect("fixture key");
-        let key_sets =
-            [TokenKeys::new(&secret, None, day, 2 * day), TokenKeys::new(&secret, Some(signer), day, 2 * day)];
+        let key_sets = [
+            TokenKeys::new(&secret, &seed, None, lifetimes, ours()),
+            TokenKeys::new(&secret, &seed, Some(signer), lifetimes, ours()),
+            TokenKeys::new(&secret, &seed, None, lifetimes, staging),
+        ];
         let jwk = &key_sets[1].jwks().expect("asymmetric keys publish a JWKS").keys[0];
         let ed_kid = jwk.common.key_id.clone().expect("kid");
         let ed_public_x = match &jwk.algorithm {
@@ -103,8 +123,17 @@ fn world() -> &'static World {
             add(i, Kind::Access, keys.issue_access(user, None, Profile::default()).unwrap());
         }
         add(0, Kind::Refresh, key_sets[0].issue_refresh(user, sid, "jti-0123456789").unwrap());
+        add(2, Kind::Refresh, key_sets[2].issue_refresh(user, sid, "jti-0123456789").unwrap());
         let attacker = EncodingKey::from_ed_pem(ATTACKER_KEY).expect("attacker key");
-        let world = World { key_sets, genuine, ed_kid, ed_public_x, attacker };
+        let world = World {
+            key_sets,
+            access_group: [0, 1, 2],
+            refresh_group: [0, 0, 1],
+            genuine,
+            ed_kid,
+            ed_public_x,
+            attacker,
+        };
         for g in &world.genuine {
             assert!(verifies(&world, g.key_set, g.kind, &g.token), "a genuine token does not verify");
         }
@@ -128,10 +157,14 @@ fn check(world: &World, token: &str) {
                 continue;
             }
             let parts = decoded_parts(token);
-            let issued = world.genuine.iter().any(|g| {
-                // Refresh tokens are HS256 with the same secret in both key sets.
-                g.kind == kind && (kind == Kind::Refresh || g.key_set == key_set) && parts.as_ref() == Some(&g.parts)
-            });
+            let group = match kind {
+                Kind::Access => &world.access_group,
+                Kind::Refresh => &world.refresh_group,
+            };
+            let issued = world
+                .genuine
+                .iter()
+                .any(|g| g.kind == kind && group[g.key_set] == group[key_set] && parts.as_ref() == Some(&g.parts));
             assert!(issued, "{token:?} verified as {kind:?} with key set {key_set} but is no token we issued");
         }
     }
@@ -229,7 +262,18 @@ enum Value {
     Str(String),
     Access,
     Refresh,
+    /// `iss`/`aud` values of the parties: ours, staging's, the refresh endpoint's.
+    Party(u8),
 }
+
+const PARTIES: &[&str] = &[
+    ISSUER,
+    AUDIENCE,
+    STAGING_ISSUER,
+    STAGING_AUDIENCE,
+    "https://login.example.test/api/v1/auth/token/refresh/",
+    "https://staging.example.test/api/v1/auth/token/refresh/",
+];
 
 #[derive(Arbitrary, Debug)]
 enum Signature {
@@ -239,6 +283,8 @@ enum Signature {
     HmacPublicX(u8, bool),
     HmacKid(u8),
     HmacEmpty(u8),
+    /// HMAC keyed with SECRET_KEY itself, not the key derived from it.
+    HmacSeed(u8),
     HmacBytes(u8, Vec<u8>),
     Attacker,
     Transplant(u8),
@@ -295,6 +341,7 @@ fn forge(world: &World, u: &mut Unstructured) -> arbitrary::Result<()> {
                     Value::Str(s) => s.into(),
                     Value::Access => "access".into(),
                     Value::Refresh => "refresh".into(),
+                    Value::Party(i) => PARTIES[usize::from(i) % PARTIES.len()].into(),
                 };
                 claims.insert(name, value);
             }
@@ -315,6 +362,7 @@ fn forge(world: &World, u: &mut Unstructured) -> arbitrary::Result<()> {
         Signature::HmacPublicX(n, false) => hmac(n, world.ed_public_x.as_bytes()),
         Signature::HmacKid(n) => hmac(n, world.ed_kid.as_bytes()),
         Signature::HmacEmpty(n) => hmac(n, b""),
+        Signature::HmacSeed(n) => hmac(n, SEED.as_bytes()),
         Signature::HmacBytes(n, key) => hmac(n, &key),
         Signature::Attacker => jsonwebtoken::crypto::sign(message.as_bytes(), &world.attacker, Algorithm::EdDSA).ok(),
         Signature::Transplant(i) => {

@@ -93,7 +93,12 @@ impl<S: Source> Reader<S> {
                 let url = Url::parse(o)
                     .map_err(|_| problem(var, format!("{o:?} is not an origin like https://app.example.com")))?;
                 let origin = url.origin().ascii_serialization();
-                if origin == "null" || o.trim_end_matches('/') != origin {
+                // The URL standard allows `{`, `}`, `"` and backquotes in hosts; HTTP headers and
+                // actix-cors (which parses with `http::Uri`) do not, and the app would not start
+                // (found by fuzzing).
+                let usable = actix_web::http::Uri::try_from(origin.as_str()).is_ok()
+                    && actix_web::http::header::HeaderValue::from_str(&origin).is_ok();
+                if origin == "null" || o.trim_end_matches('/') != origin || !usable {
                     return Err(problem(var, format!("{o:?} is not an origin like https://app.example.com")));
                 }
                 Ok(origin)

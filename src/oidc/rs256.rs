@@ -11,11 +11,12 @@ use base64::Engine;
 use openidconnect::core::CoreJsonWebKeySet;
 use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 
-/// An RSA public key from the provider's JWKS.
+/// An RSA public key from the provider's JWKS; `None` when its `n` or `e` does not decode.
+/// Such a key is still a candidate, as openidconnect counts it: a JWKS with a broken key and
+/// a good one under one kid is ambiguous, not an answer (found by fuzzing, `id_tokens`).
 pub struct RsaKey {
     kid: Option<String>,
-    n: Vec<u8>,
-    e: Vec<u8>,
+    components: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The RSA keys of a JWKS usable for RS256 signatures, decoded once when the keys are fetched.
@@ -28,8 +29,9 @@ pub fn rsa_keys(jwks: &CoreJsonWebKeySet) -> Vec<RsaKey> {
         .filter_map(|key| serde_json::to_value(key).ok())
         .filter(|key| key["kty"] == "RSA" && key.get("use").is_none_or(|u| u == "sig"))
         .filter(|key| key.get("alg").is_none_or(|alg| alg == "RS256"))
-        .filter_map(|key| {
-            Some(RsaKey { kid: key["kid"].as_str().map(str::to_owned), n: b64(&key["n"])?, e: b64(&key["e"])? })
+        .map(|key| RsaKey {
+            kid: key["kid"].as_str().map(str::to_owned),
+            components: b64(&key["n"]).zip(b64(&key["e"])),
         })
         .collect()
 }
@@ -74,10 +76,11 @@ pub fn check(jwt: &str, keys: &[RsaKey]) -> Check {
         (Some(key), None) => key,
         (Some(_), Some(_)) => return Check::BadSignature,
     };
+    let Some((n, e)) = &key.components else { return Check::BadSignature };
     let Ok(signature) = engine.decode(signature) else { return Check::BadSignature };
     let signed = &jwt[..jwt.len() - signature_len(jwt)];
     debug_assert!(signed.ends_with(payload));
-    let public = RsaPublicKeyComponents { n: &key.n, e: &key.e };
+    let public = RsaPublicKeyComponents { n, e };
     match public.verify(&RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature) {
         Ok(()) => Check::Verified,
         Err(_) => Check::BadSignature,
@@ -151,6 +154,11 @@ mod tests {
         let (_, mut second) = key("rotated_key.pem", "k2");
         second["kid"] = serde_json::json!("k2");
         assert_eq!(check(&no_kid, &keys_of(serde_json::json!({ "keys": [jwk.clone(), second] }))), Check::BadSignature);
+        // A key that does not decode still counts: beside a good one under its kid, ambiguous.
+        let broken = serde_json::json!({ "kty": "RSA", "kid": "k1", "n": "!!", "e": "AQAB" });
+        let with_broken = keys_of(serde_json::json!({ "keys": [broken.clone(), jwk.clone()] }));
+        assert_eq!(check(&genuine, &with_broken), Check::BadSignature);
+        assert_eq!(check(&genuine, &keys_of(serde_json::json!({ "keys": [broken] }))), Check::BadSignature);
         // A kid that is not a string is not a kid.
         jwk["kid"] = serde_json::json!("k1");
         let odd = format!(
