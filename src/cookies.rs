@@ -104,7 +104,7 @@ pub fn clear_shadowed(req: &HttpRequest, settings: CookieSettings) -> Vec<Cookie
 pub enum Presented<'r> {
     Absent,
     Once(&'r str),
-    /// Twice or more: someone else set one (shadowing); believe none.
+    /// Twice or more (someone else set one: shadowing), or not text: believe none.
     Shadowed,
 }
 
@@ -112,19 +112,39 @@ pub enum Presented<'r> {
 /// parses and percent-decodes every cookie nor caches them in the request: guarded requests
 /// look up the credentials, whose values (JWTs) are never encoded.
 pub fn presented_all<'r>(req: &'r HttpRequest, name: &str) -> Presented<'r> {
-    let name = name.as_bytes();
-    let mut found =
-        req.headers().get_all(header::COOKIE).flat_map(|value| value.as_bytes().split(|b| *b == b';')).filter_map(
-            |pair| {
-                let at = pair.iter().position(|b| *b == b'=')?;
-                (pair[..at].trim_ascii() == name).then(|| pair[at + 1..].trim_ascii())
-            },
-        );
-    match (found.next(), found.next()) {
-        (None, _) => Presented::Absent,
-        (Some(_), Some(_)) => Presented::Shadowed,
-        (Some(value), None) => std::str::from_utf8(value).map_or(Presented::Absent, Presented::Once),
+    let [found] = scan(req, [name]);
+    found
+}
+
+/// Both credential cookies, in one pass over the Cookie headers (the guarded path: callgrind
+/// put two passes at 4k instructions per request, one with memchr at a few hundred).
+pub fn credentials(req: &HttpRequest, names: Names) -> (Presented<'_>, Presented<'_>) {
+    let [access, refresh] = scan(req, [names.access, names.refresh]);
+    (access, refresh)
+}
+
+fn scan<'r, const N: usize>(req: &'r HttpRequest, names: [&str; N]) -> [Presented<'r>; N] {
+    let mut found = [const { Presented::Absent }; N];
+    for header in req.headers().get_all(header::COOKIE) {
+        let bytes = header.as_bytes();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b';', bytes).chain(std::iter::once(bytes.len())) {
+            let pair = &bytes[start..end];
+            start = end + 1;
+            let Some(at) = memchr::memchr(b'=', pair) else { continue };
+            let name = pair[..at].trim_ascii();
+            for (wanted, slot) in names.iter().zip(found.iter_mut()) {
+                if name == wanted.as_bytes() {
+                    *slot = match slot {
+                        Presented::Absent => std::str::from_utf8(pair[at + 1..].trim_ascii())
+                            .map_or(Presented::Shadowed, Presented::Once),
+                        _ => Presented::Shadowed,
+                    };
+                }
+            }
+        }
     }
+    found
 }
 
 /// The value of the cookie called `name`, when it arrived exactly once.

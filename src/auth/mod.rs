@@ -79,10 +79,10 @@ fn first_look<'r>(req: &'r HttpRequest, state: &AppState) -> FirstLook<'r> {
         return FirstLook::Settled(keys.verify_access(token).map(|c| Some(c.into())).map_err(AuthFailure::Token));
     }
     let names = cookies::names(state.settings.cookies);
-    let (access, refresh) = (cookies::presented_all(req, names.access), cookies::presented_all(req, names.refresh));
+    let (access, refresh) = cookies::credentials(req, names);
     if access == Presented::Shadowed || refresh == Presented::Shadowed {
         // Another site planted a copy (cookies.rs): whichever is ours, this browser is signed out.
-        log::warn!("a credential cookie arrived twice (shadowing); neither is believed, both are cleared");
+        log::warn!("a credential cookie arrived twice (shadowing) or unreadable; none is believed, all are cleared");
         cookie_updates::set_cookies(req, cookies::clear_shadowed(req, state.settings.cookies));
         return FirstLook::Settled(Ok(None));
     }
