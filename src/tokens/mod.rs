@@ -7,85 +7,23 @@
 //! other service ever holds: a verifier of access tokens can never mint one. Keys are parsed once
 //! at start-up.
 
+mod claims;
 mod signing;
 
 use std::time::Duration;
 
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::config::TokenSettings;
 
+pub use claims::{AccessClaims, Lifetimes, Parties, Profile, RefreshClaims, TokenType};
 pub use signing::AccessSigner;
 
 /// Why a token could not be signed (a broken key; checked at start-up by `self_check`).
 pub type SignError = jsonwebtoken::errors::Error;
-
-/// What a token is for; each is refused where the other is expected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenType {
-    Access,
-    Refresh,
-}
-
-/// The claims of an access token, as the runtime contract lists them, plus `picture` and the
-/// session id `sid` (absent only in tokens minted outside a session).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AccessClaims {
-    pub sub: Uuid,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub picture: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<Uuid>,
-    pub iss: String,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-    #[serde(rename = "type")]
-    pub token_type: TokenType,
-}
-
-/// The claims of a refresh token.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RefreshClaims {
-    pub sub: Uuid,
-    pub sid: Uuid,
-    pub jti: String,
-    pub iss: String,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-    #[serde(rename = "type")]
-    pub token_type: TokenType,
-}
-
-/// Who tokens are from and for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parties {
-    /// `iss` of every token: this app's public origin.
-    pub issuer: String,
-    /// `aud` of access tokens (ACCESS_TOKEN_AUDIENCE): what upstream services check.
-    pub audience: String,
-}
-
-impl Parties {
-    /// Refresh tokens are for one audience only: the endpoint that takes them.
-    fn refresh_audience(&self) -> String {
-        format!("{}/api/v1/auth/token/refresh/", self.issuer)
-    }
-}
-
-/// How long tokens live.
-#[derive(Debug, Clone, Copy)]
-pub struct Lifetimes {
-    pub access: Duration,
-    pub refresh: Duration,
-}
 
 /// The refresh-token key: HMAC-SHA256 of a fixed label under SECRET_KEY. actix-session derives
 /// its keys from SECRET_KEY too, with HKDF and other labels, so the keys are independent.
@@ -105,14 +43,6 @@ fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation
-}
-
-/// The profile an access token carries.
-#[derive(Debug, Clone, Default)]
-pub struct Profile {
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub picture: Option<String>,
 }
 
 /// Why a presented token was not accepted.

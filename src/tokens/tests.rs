@@ -1,3 +1,5 @@
+use serde::Serialize;
+
 use super::*;
 
 const SECRET: &str = "test-secret-0123456789abcdef0123456789";
@@ -29,6 +31,22 @@ fn profile() -> Profile {
     Profile { email: Some("a@b.test".into()), name: Some("A".into()), picture: None }
 }
 
+/// Access claims of ours for nobody in particular, issued at `iat`, expiring at `exp`.
+fn access_claims(iat: i64, exp: i64) -> AccessClaims {
+    AccessClaims {
+        sub: Uuid::new_v4(),
+        email: None,
+        name: None,
+        picture: None,
+        sid: None,
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        iat,
+        exp,
+        token_type: TokenType::Access,
+    }
+}
+
 fn sign<T: Serialize>(claims: &T) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
 }
@@ -48,18 +66,7 @@ fn round_trip_with_the_compiled_crypto_backend() {
 fn expired_and_tampered_tokens_are_told_apart() {
     let keys = keys(60);
     let now = now();
-    let expired = AccessClaims {
-        sub: Uuid::new_v4(),
-        email: None,
-        name: None,
-        picture: None,
-        sid: None,
-        iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
-        iat: now - 600,
-        exp: now - 300,
-        token_type: TokenType::Access,
-    };
+    let expired = access_claims(now - 600, now - 300);
     assert_eq!(keys.verify_access(&sign(&expired)), Err(TokenError::Expired));
 
     let good = keys.issue_access(Uuid::new_v4(), None, profile()).unwrap();
@@ -141,18 +148,7 @@ fn a_file_that_is_not_a_key_is_refused() {
 #[test]
 fn the_leeway_is_a_setting_for_access_and_refresh_tokens() {
     let now = now();
-    let access = AccessClaims {
-        sub: Uuid::new_v4(),
-        email: None,
-        name: None,
-        picture: None,
-        sid: None,
-        iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
-        iat: now - 60,
-        exp: now - 3,
-        token_type: TokenType::Access,
-    };
+    let access = access_claims(now - 60, now - 3);
     let refresh = RefreshClaims {
         sub: Uuid::new_v4(),
         sid: Uuid::new_v4(),

@@ -4,6 +4,7 @@
 //! TEST_DATABASE_URL and TEST_OIDC_ISSUER.
 
 mod conformance;
+mod cookie_shadowing;
 mod fake_provider;
 mod faults;
 mod forged_tokens;
@@ -12,7 +13,9 @@ mod helpers;
 mod hostile;
 mod log_lines;
 mod login;
+mod provider_keys;
 mod rejections;
+mod rotation;
 mod sessions;
 mod startup;
 mod token_api;
