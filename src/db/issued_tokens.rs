@@ -94,9 +94,10 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
         if state.revoked_at.is_some() || state.expires_at <= now || ends_at <= now {
             return Ok(Rotation::Dead);
         }
+        // A rotation extends the session by its TTL, never past its end.
+        let expires_at = now.checked_add_signed(delta(r.ttl)).unwrap_or(ends_at).min(ends_at);
         let presented = digest(r.presented_jti);
         if presented == state.jti_hash {
-            let expires_at = now.checked_add_signed(delta(r.ttl)).unwrap_or(ends_at).min(ends_at);
             diesel::update(sessions::table.find(r.sid))
                 .set((
                     sessions::previous_jti_hash.eq(Some(state.jti_hash)),
@@ -123,7 +124,6 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
         // page first), since presenting that new token would have retired this one for good.
         // It rotates anew; the unreceived token is dead, and presenting it is theft.
         if previous && same_browser && !r.grace.is_zero() {
-            let expires_at = now.checked_add_signed(delta(r.ttl)).unwrap_or(ends_at).min(ends_at);
             diesel::update(sessions::table.find(r.sid))
                 .set((
                     sessions::jti_hash.eq(digest(r.new_jti)),
