@@ -111,9 +111,8 @@ async fn renew(req: &HttpRequest, state: &AppState, refresh: &str, access_error:
         Ok(issued) => {
             let renewed = cookies::issued(issued.access, issued.refresh, &state.tokens, cookie_settings);
             cookie_updates::set_cookies(req, renewed);
-            let user = issued.user;
-            let profile = Profile { email: user.email, name: user.name, picture: user.picture };
-            Ok(Some(AuthenticatedUser::new(user.id, Some(issued.sid), profile)))
+            let profile = crate::services::profile(&issued.user);
+            Ok(Some(AuthenticatedUser::new(issued.user.id, Some(issued.sid), profile)))
         }
         Err(why) => {
             log::info!("browser session not renewed: {why}");

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::tokens::{Profile, SignError};
 
 /// The profile a user's access tokens carry.
-fn profile(user: &User) -> Profile {
+pub fn profile(user: &User) -> Profile {
     Profile { email: user.email.clone(), name: user.name.clone(), picture: user.picture.clone() }
 }
 

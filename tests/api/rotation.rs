@@ -5,14 +5,14 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{set_cookies, unique, Browser, Options, TestApp};
+use crate::helpers::{set_cookies, unique, Options, TestApp};
 use crate::sessions::{api_refresh, short_lived_app, wait_for_access_expiry};
 
 pub(crate) const TAB_BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) Tabs/1.0";
 
-/// Signs in, lets the access token lapse, rotates once with `first` (a browser), and returns
-/// the retired refresh token with the app.
-async fn retired_refresh_token() -> (TestApp, Browser, String) {
+/// Signs in, lets the access token lapse, rotates once as TAB_BROWSER, and returns the app,
+/// the retired refresh token and the one the rotation handed out.
+async fn rotated_once() -> (TestApp, String, String) {
     let app = short_lived_app().await;
     let browser = app.signed_in(&unique("grace")).await;
     let (access, retired) = (browser.cookie("access_token").unwrap(), browser.cookie("refresh_token").unwrap());
@@ -26,7 +26,9 @@ async fn retired_refresh_token() -> (TestApp, Browser, String) {
         .await
         .unwrap();
     assert_eq!(rotated.status(), StatusCode::OK);
-    (app, browser, retired)
+    let current =
+        set_cookies(&rotated)["refresh_token"].split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    (app, retired, current)
 }
 
 /// Presents `refresh` alone (the access token long gone) as `user_agent`: the status, and
@@ -53,7 +55,7 @@ async fn present(app: &TestApp, refresh: &str, user_agent: &str) -> StatusCode {
 
 #[tokio::test]
 async fn the_grace_is_for_the_same_browser_only() {
-    let (app, _, retired) = retired_refresh_token().await;
+    let (app, retired, _) = rotated_once().await;
     // A thief replaying the retired token from another browser, within the 10 s: theft.
     assert_eq!(present(&app, &retired, "curl/8.0").await, StatusCode::UNAUTHORIZED);
     // The session is revoked: the rightful browser is out too, even with the same user agent.
@@ -64,11 +66,11 @@ async fn the_grace_is_for_the_same_browser_only() {
 async fn the_grace_window_is_measured_by_the_database_clock() {
     use diesel::RunQueryDsl;
     // Within the 10 s by the database's clock: the second tab is served, the newer token kept.
-    let (app, _, retired) = retired_refresh_token().await;
+    let (app, retired, _) = rotated_once().await;
     assert_eq!(present_for(&app, &retired, TAB_BROWSER).await, (StatusCode::OK, None));
     // As if an instance whose clock runs an hour ahead had rotated: a rotation in the
     // database's future is no "moment ago", so no grace (the browser is still recovered below).
-    let (app, _, retired) = retired_refresh_token().await;
+    let (app, retired, _) = rotated_once().await;
     diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() + interval '1 hour'")
         .execute(&mut app.db())
         .unwrap();
@@ -76,7 +78,7 @@ async fn the_grace_window_is_measured_by_the_database_clock() {
     assert_eq!(status, StatusCode::OK);
     assert!(renewed.is_some(), "not the grace (which keeps the newer token) but a new rotation");
     // 11 s ago by the database's clock: past the grace too.
-    let (app, _, retired) = retired_refresh_token().await;
+    let (app, retired, _) = rotated_once().await;
     diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '11 seconds'")
         .execute(&mut app.db())
         .unwrap();
@@ -88,7 +90,7 @@ async fn a_renewal_whose_answer_never_arrived_does_not_end_the_session() {
     use diesel::RunQueryDsl;
     // The browser left a page before the renewal's answer (with the new refresh token) came back,
     // and returns a minute later with the token it still has.
-    let (app, _, kept) = retired_refresh_token().await;
+    let (app, kept, _) = rotated_once().await;
     diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '60 seconds'")
         .execute(&mut app.db())
         .unwrap();
@@ -97,7 +99,7 @@ async fn a_renewal_whose_answer_never_arrived_does_not_end_the_session() {
     let renewed = renewed.expect("a new refresh token");
     assert_eq!(present(&app, &renewed, TAB_BROWSER).await, StatusCode::OK, "and it keeps working");
     // From another browser, the same late token is theft, as before.
-    let (app, _, kept) = retired_refresh_token().await;
+    let (app, kept, _) = rotated_once().await;
     diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '60 seconds'")
         .execute(&mut app.db())
         .unwrap();
@@ -111,20 +113,7 @@ async fn a_token_displaced_by_a_recovery_is_theft() {
     // Someone holds the token of the lost answer (say, a thief who intercepted it) and the
     // browser recovers with its older one: the intercepted token is now dead, and presenting it
     // ends the session.
-    let app = short_lived_app().await;
-    let browser = app.signed_in(&unique("displaced")).await;
-    let (access, first) = (browser.cookie("access_token").unwrap(), browser.cookie("refresh_token").unwrap());
-    wait_for_access_expiry().await;
-    let intercepted = reqwest::Client::new()
-        .get(app.url("/chat"))
-        .header("accept", "application/json")
-        .header("user-agent", TAB_BROWSER)
-        .header("cookie", format!("access_token={access}; refresh_token={first}"))
-        .send()
-        .await
-        .unwrap();
-    let second =
-        set_cookies(&intercepted)["refresh_token"].split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let (app, first, second) = rotated_once().await;
     diesel::sql_query("UPDATE issued_tokens SET rotated_at = now() - interval '60 seconds'")
         .execute(&mut app.db())
         .unwrap();
