@@ -2,7 +2,8 @@
 //!
 //! Layers, each importing only those below it (checked by `tests/layers.rs`):
 //! `startup` → `routes` → `auth`, `http`, `login_cookie` → `state`, `services` → `error`,
-//! `cookies`, `templates` → `oidc`, `db`, `tokens` → `config`, `next_path`, `schema`, `logging`.
+//! `cookies`, `templates` → `providers` → `oidc`, `db`, `tokens` → `config`, `next_path`, `schema`,
+//! `logging`.
 
 pub mod auth;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod logging;
 pub mod login_cookie;
 pub mod next_path;
 pub mod oidc;
+pub mod providers;
 pub mod routes;
 pub mod schema;
 pub mod services;

@@ -11,7 +11,7 @@ use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CookieSettings, LoginSettings};
+use crate::config::{CookieSettings, LoginSettings, ProviderId};
 use crate::cookies::{self, Presented};
 use crate::error::AppError;
 use crate::next_path::NextPath;
@@ -58,11 +58,24 @@ pub struct PendingLogin {
     pub secrets: LoginSecrets,
     pub next: Option<NextPath>,
     pub started_at: i64,
+    /// The provider it was started with; only that provider's callback may finish it (the
+    /// mix-up defence of RFC 9700 §4.4). Absent in logins started before there were several:
+    /// those are the first provider's.
+    #[serde(default)]
+    pub provider: Option<ProviderId>,
+    /// Set when a signed-in account asked to connect this provider: the account's id.
+    #[serde(default)]
+    pub connect_to: Option<uuid::Uuid>,
 }
 
 impl PendingLogin {
-    pub fn new(secrets: LoginSecrets, next: Option<NextPath>) -> Self {
-        PendingLogin { secrets, next, started_at: chrono::Utc::now().timestamp() }
+    pub fn new(
+        secrets: LoginSecrets,
+        provider: ProviderId,
+        next: Option<NextPath>,
+        connect_to: Option<uuid::Uuid>,
+    ) -> Self {
+        PendingLogin { secrets, next, started_at: chrono::Utc::now().timestamp(), provider: Some(provider), connect_to }
     }
 }
 

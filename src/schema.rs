@@ -8,6 +8,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    identities (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        provider -> Text,
+        issuer -> Text,
+        subject -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        hosted_domain -> Nullable<Text>,
+        created_at -> Timestamptz,
+        last_login_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     issued_tokens (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -22,14 +37,14 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
         rotated_user_agent -> Nullable<Text>,
+        identity_id -> Nullable<Uuid>,
+        provider -> Text,
     }
 }
 
 diesel::table! {
     users (id) {
         id -> Uuid,
-        issuer -> Text,
-        subject -> Text,
         email -> Nullable<Text>,
         email_verified -> Bool,
         name -> Nullable<Text>,
@@ -37,10 +52,11 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         last_login_at -> Timestamptz,
-        hosted_domain -> Nullable<Text>,
     }
 }
 
+diesel::joinable!(identities -> users (user_id));
+diesel::joinable!(issued_tokens -> identities (identity_id));
 diesel::joinable!(issued_tokens -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(consumed_login_states, issued_tokens, users,);
+diesel::allow_tables_to_appear_in_same_query!(consumed_login_states, identities, issued_tokens, users,);

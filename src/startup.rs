@@ -16,7 +16,7 @@ use crate::http::bad_input::{bad_json, bad_query};
 use crate::http::edge;
 use crate::http::rate_limit::RateLimit;
 use crate::login_cookie::LoginCookieConfig;
-use crate::oidc::OidcClient;
+use crate::providers::Providers;
 use crate::routes;
 use crate::state::AppState;
 use crate::tokens::TokenKeys;
@@ -63,14 +63,18 @@ impl Application {
             TokenKeys::from_settings(&settings.tokens, &settings.login.secret_key, &settings.site.public_origin)
                 .map_err(|e| StartupError(format!("configuration error: {e}")))?;
         tokens.self_check().map_err(|e| StartupError(format!("JWT_SECRET_KEY: cannot sign tokens: {e}")))?;
-        let oidc = OidcClient::new(&settings.provider, &settings.site.redirect_url)
-            .map_err(|e| StartupError(format!("OIDC_ISSUER: {}", chain(&e))))?;
-        if let Err(e) = oidc.warm_up().await {
-            log::warn!("{}; will try again at the first login", chain(&e));
-        }
+        let providers = Providers::build(&settings.providers).map_err(|e| StartupError(chain(&e)))?;
+        // A provider that is down now does not stop the others (or the start): its first login
+        // fetches discovery again.
+        let warming = providers.openid_clients().map(|(id, client)| async move {
+            if let Err(e) = client.warm_up().await {
+                log::warn!("provider {id}: {}; will try again at its first login", chain(&e));
+            }
+        });
+        futures_util::future::join_all(warming).await;
 
         spawn_state_cleanup(pool.clone(), settings.login.timeout);
-        let state = web::Data::new(AppState { settings, pool, tokens, oidc });
+        let state = web::Data::new(AppState { settings, pool, tokens, providers });
         spawn_provider_refresh(state.clone());
         let server = server(state, listener)?;
         Ok(Application { port, server })
@@ -140,21 +144,27 @@ fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {
     });
 }
 
-/// Fetches the provider's discovery and keys again whenever their lifetime (the JWKS's
-/// max-age, bounded) runs out, so a withdrawn key stops verifying without a restart. A failed
-/// fetch keeps what we have and is tried again within a minute.
+/// Fetches each OpenID provider's discovery and keys again whenever their lifetime (the
+/// JWKS's max-age, bounded) runs out, so a withdrawn key stops verifying without a restart. A
+/// failed fetch keeps what we have and is tried again within a minute; one task per provider,
+/// so one that is down delays no other.
 fn spawn_provider_refresh(state: web::Data<AppState>) {
-    tokio::spawn(async move {
-        let mut wait = state.oidc.keys_keep_for().await.unwrap_or(PROVIDER_RETRY);
-        loop {
-            tokio::time::sleep(wait).await;
-            wait = match state.oidc.refresh_provider().await {
-                Ok(keep_for) => keep_for,
-                Err(e) => {
-                    log::warn!("refreshing the provider's discovery and keys failed (keeping ours): {}", chain(&e));
-                    PROVIDER_RETRY
-                }
-            };
-        }
-    });
+    let ids: Vec<String> = state.providers.openid_clients().map(|(id, _)| id.to_string()).collect();
+    for id in ids {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let Some(client) = state.providers.get(&id).and_then(|p| p.client.openid()) else { return };
+            let mut wait = client.keys_keep_for().await.unwrap_or(PROVIDER_RETRY);
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = match client.refresh_provider().await {
+                    Ok(keep_for) => keep_for,
+                    Err(e) => {
+                        log::warn!("provider {id}: refreshing discovery and keys failed (keeping ours): {}", chain(&e));
+                        PROVIDER_RETRY
+                    }
+                };
+            }
+        });
+    }
 }

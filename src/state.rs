@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use crate::db::PgPool;
-use crate::oidc::OidcClient;
+use crate::providers::Providers;
 use crate::tokens::TokenKeys;
 
 /// One `web::Data<AppState>` instead of one per dependency: handlers take one extractor for
@@ -11,5 +11,5 @@ pub struct AppState {
     pub settings: Settings,
     pub pool: PgPool,
     pub tokens: TokenKeys,
-    pub oidc: OidcClient,
+    pub providers: Providers,
 }

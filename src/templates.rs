@@ -15,6 +15,44 @@ pub struct Viewer {
 #[template(path = "home.html")]
 pub struct HomePage {
     pub viewer: Option<Viewer>,
+    /// "Login with Google" with one provider; "Sign in" with several.
+    pub login_label: String,
+}
+
+/// A provider as the sign-in and account pages show it.
+pub struct ProviderButton {
+    pub id: String,
+    pub name: String,
+    pub login_url: String,
+}
+
+/// `GET /login` with several providers: one button each.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub providers: Vec<ProviderButton>,
+}
+
+/// One sign-in method on the account page.
+pub struct IdentityView {
+    pub id: String,
+    pub provider_id: String,
+    pub provider_name: String,
+    pub email: Option<String>,
+    pub connected: String,
+    pub last_used: String,
+    /// The current session signed in with it.
+    pub current: bool,
+}
+
+/// `GET /account`: the connected sign-in methods, and the providers that can be connected.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub name: String,
+    pub connected: Vec<IdentityView>,
+    pub can_disconnect: bool,
+    pub available: Vec<ProviderButton>,
 }
 
 /// `GET /chat`: greets the signed-in user.
@@ -31,6 +69,8 @@ pub struct SessionView {
     pub ip: String,
     pub created: String,
     pub last_used: String,
+    /// The name of the provider it signed in with.
+    pub provider: String,
     pub current: bool,
 }
 

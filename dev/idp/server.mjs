@@ -123,7 +123,8 @@ function claimsFor(sub) {
   return {
     sub,
     email,
-    email_verified: true,
+    // Logins that start with "unverified" stand for accounts whose address the provider has not verified.
+    email_verified: !sub.startsWith('unverified'),
     name,
     given_name: givenName,
     family_name: rest.length ? rest.join(' ') : undefined,

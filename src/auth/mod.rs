@@ -24,11 +24,14 @@ pub struct AuthenticatedUser {
     pub email: Option<String>,
     pub name: Option<String>,
     pub picture: Option<String>,
+    /// The provider id the session signed in with.
+    pub idp: Option<String>,
 }
 
 impl AuthenticatedUser {
     fn new(id: Uuid, sid: Option<Uuid>, profile: Profile) -> Self {
-        AuthenticatedUser { id, sid, email: profile.email, name: profile.name, picture: profile.picture }
+        let Profile { email, name, picture, idp } = profile;
+        AuthenticatedUser { id, sid, email, name, picture, idp }
     }
 
     /// What to call the user on a page.
@@ -39,7 +42,7 @@ impl AuthenticatedUser {
 
 impl From<AccessClaims> for AuthenticatedUser {
     fn from(c: AccessClaims) -> Self {
-        Self::new(c.sub, c.sid, Profile { email: c.email, name: c.name, picture: c.picture })
+        Self::new(c.sub, c.sid, Profile { email: c.email, name: c.name, picture: c.picture, idp: c.idp })
     }
 }
 
@@ -111,7 +114,7 @@ async fn renew(req: &HttpRequest, state: &AppState, refresh: &str, access_error:
         Ok(issued) => {
             let renewed = cookies::issued(issued.access, issued.refresh, &state.tokens, cookie_settings);
             cookie_updates::set_cookies(req, renewed);
-            let profile = crate::services::profile(&issued.user);
+            let profile = crate::services::profile(&issued.user, &issued.provider);
             Ok(Some(AuthenticatedUser::new(issued.user.id, Some(issued.sid), profile)))
         }
         Err(why) => {

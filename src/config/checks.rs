@@ -25,7 +25,7 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
         ("ACCESS_TOKEN_TTL_SECONDS", s.tokens.access_ttl.is_zero()),
         ("LOGIN_TIMEOUT_SECONDS", s.login.timeout.is_zero()),
         ("DATABASE_POOL_SIZE", s.database.pool_size == 0),
-        ("HTTP_TIMEOUT_SECONDS", s.provider.http_timeout.is_zero()),
+        ("HTTP_TIMEOUT_SECONDS", s.providers[0].http_timeout.is_zero()),
         ("SESSION_MAX_LIFETIME_SECONDS", s.tokens.session_max_lifetime.is_zero()),
     ] {
         if zero {
@@ -47,23 +47,23 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
         }
     }
     // A production app with a provider sidecar on loopback must not run on the committed secrets.
-    let local = is_loopback(&s.provider.issuer) && is_loopback(&s.site.redirect_url);
+    let local = s.providers.iter().all(|p| p.urls().into_iter().all(is_loopback)) && is_loopback(&s.site.redirect_url);
+    let mut secrets = vec![("SECRET_KEY", &s.login.secret_key), ("JWT_SECRET_KEY", &s.tokens.jwt_secret_key)];
+    secrets.extend(s.providers.iter().map(|p| (p.secret_var.as_str(), &p.client_secret)));
     if !local {
-        for (var, value) in [
-            ("SECRET_KEY", &s.login.secret_key),
-            ("JWT_SECRET_KEY", &s.tokens.jwt_secret_key),
-            ("GOOGLE_CLIENT_SECRET", &s.provider.client_secret),
-        ] {
+        for (var, value) in secrets {
             if value.expose_secret().contains(DEV_SECRET_MARKER) {
                 return Err(problem(
                     var,
-                    "is the development secret from .env; set a real one (the provider or REDIRECT_URL is not on loopback)",
+                    "is the development secret from .env; set a real one (a provider or REDIRECT_URL is not on loopback)",
                 ));
             }
         }
     }
-    if !is_loopback(&s.provider.issuer) && s.provider.issuer.scheme() != "https" {
-        return Err(problem("OIDC_ISSUER", "must use https unless the provider is on loopback"));
+    for p in &s.providers {
+        if p.urls().into_iter().any(|url| !is_loopback(url) && url.scheme() != "https") {
+            return Err(problem(&p.issuer_var, "must use https unless the provider is on loopback"));
+        }
     }
     if s.cookies.host_prefix && !s.cookies.secure {
         return Err(problem(

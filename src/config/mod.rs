@@ -2,6 +2,7 @@
 //! `Settings` is grouped by concern, and each part of the app is handed only its group.
 
 mod checks;
+mod providers;
 mod reader;
 
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use url::Url;
 
+pub use providers::{ProviderId, ProviderKind, ProviderSettings, DEFAULT_PROVIDER};
 use reader::{problem, Reader};
 pub use reader::{ConfigError, Env, Source};
 
@@ -22,8 +24,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub site: SiteSettings,
-    /// The sign-in provider. One today; the multi-provider issue makes this a list.
-    pub provider: ProviderSettings,
+    /// The sign-in providers, in the order the sign-in page shows them; never empty.
+    pub providers: Vec<ProviderSettings>,
     pub login: LoginSettings,
     pub cookies: CookieSettings,
     pub tokens: TokenSettings,
@@ -54,23 +56,6 @@ pub struct SiteSettings {
     pub public_origin: String,
     /// A same-origin path or an absolute URL, already a valid `Location` value.
     pub frontend_url: String,
-}
-
-/// One OpenID provider and how we talk to it.
-#[derive(Debug, Clone)]
-pub struct ProviderSettings {
-    pub issuer: Url,
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub http_timeout: Duration,
-    pub jwks_min_refresh: Duration,
-}
-
-impl ProviderSettings {
-    /// True when the issuer is Google, whose ID tokens may spell the issuer without a scheme.
-    pub fn is_google(&self) -> bool {
-        self.issuer.host_str() == Some("accounts.google.com")
-    }
 }
 
 /// The encrypted cookie that carries logins in progress.
@@ -144,20 +129,18 @@ impl Settings {
             return Err(problem("DATABASE_URL", "must start with postgres:// or postgresql://"));
         }
         const DAY: u64 = 24 * 3600;
-        let issuer = r.url("OIDC_ISSUER", "https://accounts.google.com")?;
         let redirect_url = r.url("REDIRECT_URL", "http://127.0.0.1:8000/auth")?;
         let settings = Settings {
             database: DatabaseSettings {
                 url: SecretString::from(database_url),
                 pool_size: r.parse("DATABASE_POOL_SIZE", 10, "a whole number")?,
             },
-            provider: ProviderSettings {
-                issuer,
-                client_id: r.required("GOOGLE_CLIENT_ID")?,
-                client_secret: r.secret("GOOGLE_CLIENT_SECRET", 1)?,
-                http_timeout: r.seconds("HTTP_TIMEOUT_SECONDS", 10, 300)?,
-                jwks_min_refresh: r.seconds("JWKS_MIN_REFRESH_SECONDS", 10, DAY)?,
-            },
+            providers: providers::read(
+                &r,
+                &redirect_url,
+                r.seconds("HTTP_TIMEOUT_SECONDS", 10, 300)?,
+                r.seconds("JWKS_MIN_REFRESH_SECONDS", 10, DAY)?,
+            )?,
             site: SiteSettings {
                 public_origin: redirect_url.origin().ascii_serialization(),
                 redirect_url,
@@ -200,8 +183,14 @@ impl Settings {
                 require_email_verified: r.boolean("REQUIRE_EMAIL_VERIFIED", true)?,
             },
         };
+        providers::distinct(&settings.providers)?;
         checks::consistency(&settings)?;
         Ok(settings)
+    }
+
+    /// The provider with this id.
+    pub fn provider(&self, id: &str) -> Option<&ProviderSettings> {
+        self.providers.iter().find(|p| p.id.as_str() == id)
     }
 
     /// Reads the process environment.

@@ -9,12 +9,12 @@ use url::Url;
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {var} {problem}")]
 pub struct ConfigError {
-    pub var: &'static str,
+    pub var: String,
     pub problem: String,
 }
 
-pub(super) fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { var, problem: problem.into() }
+pub(super) fn problem(var: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { var: var.to_owned(), problem: problem.into() }
 }
 
 /// Where values come from; a trait so tests can pass a map instead of the process environment.
@@ -41,15 +41,15 @@ impl Source for std::collections::HashMap<String, String> {
 pub(super) struct Reader<S>(pub S);
 
 impl<S: Source> Reader<S> {
-    pub fn optional(&self, var: &'static str) -> Option<String> {
+    pub fn optional(&self, var: &str) -> Option<String> {
         self.0.get(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
-    pub fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+    pub fn required(&self, var: &str) -> Result<String, ConfigError> {
         self.optional(var).ok_or_else(|| problem(var, "is required but not set"))
     }
 
-    pub fn secret(&self, var: &'static str, min_len: usize) -> Result<SecretString, ConfigError> {
+    pub fn secret(&self, var: &str, min_len: usize) -> Result<SecretString, ConfigError> {
         let value = self.required(var)?;
         if value.len() < min_len {
             return Err(problem(var, format!("must be at least {min_len} bytes long (it has {})", value.len())));
@@ -57,7 +57,7 @@ impl<S: Source> Reader<S> {
         Ok(SecretString::from(value))
     }
 
-    pub fn url(&self, var: &'static str, default: &str) -> Result<Url, ConfigError> {
+    pub fn url(&self, var: &str, default: &str) -> Result<Url, ConfigError> {
         let raw = self.optional(var).unwrap_or_else(|| default.to_owned());
         let url = Url::parse(&raw).map_err(|e| problem(var, format!("is not a valid URL ({e}): {raw}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -66,7 +66,7 @@ impl<S: Source> Reader<S> {
         Ok(url)
     }
 
-    pub fn parse<T: std::str::FromStr>(&self, var: &'static str, default: T, what: &str) -> Result<T, ConfigError> {
+    pub fn parse<T: std::str::FromStr>(&self, var: &str, default: T, what: &str) -> Result<T, ConfigError> {
         match self.optional(var) {
             None => Ok(default),
             Some(raw) => raw.parse().map_err(|_| problem(var, format!("must be {what}, got {raw:?}"))),
@@ -74,7 +74,7 @@ impl<S: Source> Reader<S> {
     }
 
     /// A whole number of seconds, at most `max`.
-    pub fn seconds(&self, var: &'static str, default: u64, max: u64) -> Result<std::time::Duration, ConfigError> {
+    pub fn seconds(&self, var: &str, default: u64, max: u64) -> Result<std::time::Duration, ConfigError> {
         let seconds = self.parse(var, default, "a number of seconds")?;
         // Upper bounds keep every timestamp and cookie age far from overflow, and flag typos.
         if seconds > max {
@@ -84,7 +84,7 @@ impl<S: Source> Reader<S> {
     }
 
     /// A comma-separated list of origins (`https://app.example.com`), no paths.
-    pub fn origins(&self, var: &'static str) -> Result<Vec<String>, ConfigError> {
+    pub fn origins(&self, var: &str) -> Result<Vec<String>, ConfigError> {
         let Some(raw) = self.optional(var) else { return Ok(Vec::new()) };
         raw.split(',')
             .map(str::trim)
@@ -107,7 +107,7 @@ impl<S: Source> Reader<S> {
     }
 
     /// A comma-separated list of lowercase domain names (`example.com`).
-    pub fn domains(&self, var: &'static str) -> Result<Vec<String>, ConfigError> {
+    pub fn domains(&self, var: &str) -> Result<Vec<String>, ConfigError> {
         let Some(raw) = self.optional(var) else { return Ok(Vec::new()) };
         raw.split(',')
             .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
@@ -126,7 +126,7 @@ impl<S: Source> Reader<S> {
     }
 
     /// A comma-separated list of IP addresses or networks; `default` when unset.
-    pub fn networks(&self, var: &'static str, default: &str) -> Result<Vec<IpNet>, ConfigError> {
+    pub fn networks(&self, var: &str, default: &str) -> Result<Vec<IpNet>, ConfigError> {
         let raw = self.optional(var).unwrap_or_else(|| default.to_owned());
         raw.split(',')
             .map(str::trim)
@@ -139,7 +139,7 @@ impl<S: Source> Reader<S> {
             .collect()
     }
 
-    pub fn boolean(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    pub fn boolean(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(var).map(|v| v.to_ascii_lowercase()) {
             None => Ok(default),
             Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),

@@ -18,7 +18,7 @@ fn base() -> HashMap<String, String> {
     .collect()
 }
 
-fn error_var(env: HashMap<String, String>) -> &'static str {
+fn error_var(env: HashMap<String, String>) -> String {
     Settings::from_source(env).expect_err("should be refused").var
 }
 
@@ -90,7 +90,7 @@ fn development_secrets_are_refused_for_a_remote_issuer() {
     env.insert("JWT_SECRET_KEY".into(), "another-real-secret-long-enough-1111".into());
     env.insert("GOOGLE_CLIENT_SECRET".into(), "real".into());
     let s = Settings::from_source(env).unwrap();
-    assert!(s.provider.is_google());
+    assert!(s.providers[0].is_google());
 }
 
 #[test]

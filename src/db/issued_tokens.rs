@@ -10,8 +10,9 @@ use diesel::sql_types::Timestamptz;
 use uuid::Uuid;
 
 use super::digest;
+use super::identities::IdentityRow;
 use super::users::User;
-use crate::schema::{issued_tokens as sessions, users};
+use crate::schema::{identities, issued_tokens as sessions, users};
 
 /// Where a session was started from.
 #[derive(Debug, Clone, Default)]
@@ -30,21 +31,31 @@ pub struct SessionRow {
     pub expires_at: DateTime<Utc>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The provider id it signed in with.
+    pub provider: String,
+}
+
+/// Whose a session is: the account, the identity it signed in with, and that provider's id.
+#[derive(Debug)]
+pub struct Owner {
+    pub user: User,
+    pub identity: IdentityRow,
+    pub provider: String,
 }
 
 /// What presenting a refresh token did.
 #[derive(Debug)]
 pub enum Rotation {
     /// The current token: replaced by `new_jti`.
-    Rotated(User),
+    Rotated(Owner),
     /// The token retired a moment ago (another tab refreshed first): honoured, not rotated.
-    JustRotated(User),
+    JustRotated(Owner),
     /// The token before the current one, from the browser that rotated it, whose answer with
     /// the current one was lost: replaced by `new_jti`.
-    Recovered(User),
+    Recovered(Owner),
     /// A retired token presented again: the session is now revoked.
     Reused,
-    /// Revoked, expired, or not this user's session.
+    /// Revoked, expired, not this user's session, or its identity was disconnected.
     Dead,
 }
 
@@ -58,6 +69,7 @@ struct RotationState {
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    provider: String,
 }
 
 /// A refresh token presented for rotation, and the rules it is judged by.
@@ -82,14 +94,21 @@ pub struct RotationRequest<'a> {
 pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<Rotation> {
     let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
     conn.transaction(|conn| {
-        let found: Option<(RotationState, User, DateTime<Utc>)> = sessions::table
+        let found: Option<(RotationState, User, IdentityRow, DateTime<Utc>)> = sessions::table
             .inner_join(users::table)
+            .inner_join(identities::table.on(sessions::identity_id.eq(identities::id.nullable())))
             .filter(sessions::id.eq(r.sid).and(sessions::user_id.eq(r.user_id)))
-            .select((RotationState::as_select(), User::as_select(), sql::<Timestamptz>("now()")))
+            .select((
+                RotationState::as_select(),
+                User::as_select(),
+                IdentityRow::as_select(),
+                sql::<Timestamptz>("now()"),
+            ))
             .for_update()
             .first(conn)
             .optional()?;
-        let Some((state, user, now)) = found else { return Ok(Rotation::Dead) };
+        let Some((state, user, identity, now)) = found else { return Ok(Rotation::Dead) };
+        let owner = Owner { user, identity, provider: state.provider.clone() };
         let ends_at = state.created_at.checked_add_signed(delta(r.max_lifetime)).unwrap_or(DateTime::<Utc>::MAX_UTC);
         if state.revoked_at.is_some() || state.expires_at <= now || ends_at <= now {
             return Ok(Rotation::Dead);
@@ -108,7 +127,7 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
                     sessions::expires_at.eq(expires_at),
                 ))
                 .execute(conn)?;
-            return Ok(Rotation::Rotated(user));
+            return Ok(Rotation::Rotated(owner));
         }
         // A rotation "in the future" cannot happen with one clock; never let it open a grace.
         let since_rotation = state.rotated_at.map(|at| now - at);
@@ -117,7 +136,7 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
         let same_browser = r.user_agent.is_some() && state.rotated_user_agent.as_deref() == r.user_agent;
         let previous = state.previous_jti_hash.as_deref() == Some(presented.as_slice());
         if previous && same_browser && within_grace {
-            return Ok(Rotation::JustRotated(user));
+            return Ok(Rotation::JustRotated(owner));
         }
         // The same browser again with the token it had before the last rotation, later than the
         // tabs' grace: the answer that carried the new token never arrived (the browser left the
@@ -132,7 +151,7 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
                     sessions::expires_at.eq(expires_at),
                 ))
                 .execute(conn)?;
-            return Ok(Rotation::Recovered(user));
+            return Ok(Rotation::Recovered(owner));
         }
         revoke_row(conn, r.sid, "refresh token reused")?;
         Ok(Rotation::Reused)
@@ -158,6 +177,12 @@ fn revoke_row(conn: &mut PgConnection, sid: Uuid, reason: &str) -> QueryResult<u
 /// Revokes a session whatever its user (one the sign-in policy no longer admits).
 pub fn revoke_session(conn: &mut PgConnection, sid: Uuid, reason: &str) -> QueryResult<bool> {
     Ok(revoke_row(conn, sid, reason)? == 1)
+}
+
+/// Revokes the live sessions that signed in with an identity; returns how many.
+pub fn revoke_identity_sessions(conn: &mut PgConnection, identity_id: Uuid, reason: &str) -> QueryResult<usize> {
+    let signed_in_with = sessions::table.filter(sessions::identity_id.eq(identity_id));
+    diesel::update(signed_in_with.filter(sessions::revoked_at.is_null())).set(revocation(reason)).execute(conn)
 }
 
 /// Revokes one of the user's sessions; false when it is not theirs or already revoked.

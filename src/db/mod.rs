@@ -1,6 +1,7 @@
 //! PostgreSQL through diesel and an r2d2 pool; every query runs on actix's blocking threads.
 //! Query functions take `&mut PgConnection` and their own input types; failures are `DbError`.
 
+pub mod identities;
 pub mod issued_tokens;
 pub mod login_states;
 pub mod sign_in;

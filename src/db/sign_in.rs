@@ -1,5 +1,5 @@
-//! The sign-in statement: records a login state as used, upserts the user and opens a session,
-//! all in one statement (one round trip, nothing half-written).
+//! The sign-in statement: records a login state as used, upserts the identity and its account
+//! and opens a session, all in one statement (one round trip, nothing half-written).
 
 use std::time::Duration;
 
@@ -12,49 +12,90 @@ use super::digest;
 use super::issued_tokens::Device;
 use super::users::{NewIdentity, User};
 
-#[derive(QueryableByName)]
-struct SignInRow {
+/// What a sign-in opened.
+#[derive(Debug, QueryableByName)]
+pub struct SignedIn {
     #[diesel(embed)]
-    user: User,
+    pub user: User,
     #[diesel(sql_type = SqlUuid)]
-    session_id: Uuid,
+    pub session_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub identity_id: Uuid,
+    /// The identity signed in for the first time.
+    #[diesel(sql_type = Bool)]
+    pub new_identity: bool,
+    /// ... and joined an existing account by its verified email.
+    #[diesel(sql_type = Bool)]
+    pub linked_by_email: bool,
 }
 
-/// Two simultaneous first logins of one person meet at the unique (issuer, subject) constraint
-/// and make one row; the profile is refreshed, `updated_at` moves only when it changed. A
-/// browser login passes its state, recorded as used (its digest); when it was used before (a
-/// replayed callback), nothing is written and the result is `None`. The session stores only the
-/// digest of the refresh token's jti.
+/// How a first sign-in of an identity finds its account.
+#[derive(Debug, Clone, Copy)]
+pub struct Linking {
+    /// The provider's LINK_BY_EMAIL: a verified email joins the one account that has it verified.
+    pub by_email: bool,
+}
+
+/// An identity seen before signs in to its account. A new one opens a new account, unless
+/// `linking.by_email`, its email is verified and exactly one account has that email verified
+/// (on any of its identities): then it joins that account. Simultaneous first sign-ins of one
+/// identity meet at the unique (issuer, subject) constraint and make one identity and one
+/// account: the account row is written after the identity, keyed by the identity's `user_id`,
+/// so a sign-in that lost the race updates the winner's account (`ON CONFLICT` sees rows
+/// committed after the statement began) instead of leaving an orphan one. The foreign key is
+/// checked at the end of the statement, when both rows exist.
+///
+/// A browser login passes its state, recorded as used (its digest); when it was used before (a
+/// replayed callback), nothing is written and the result is `None`. The session stores only
+/// the digest of the refresh token's jti.
 pub fn sign_in(
     conn: &mut PgConnection,
     identity: &NewIdentity,
+    linking: Linking,
     jti: &str,
     ttl: Duration,
     device: &Device,
     state: Option<&str>,
-) -> QueryResult<Option<(User, Uuid)>> {
-    let row: Option<SignInRow> = diesel::sql_query(
+) -> QueryResult<Option<SignedIn>> {
+    diesel::sql_query(
         "WITH first_use AS ( \
            INSERT INTO consumed_login_states (state_hash) SELECT $11 WHERE $11 IS NOT NULL \
            ON CONFLICT DO NOTHING RETURNING 1 \
-         ), u AS ( \
-           INSERT INTO users (issuer, subject, email, email_verified, name, picture, hosted_domain) \
-           SELECT $1, $2, $3, $4, $5, $6, $12 WHERE $11 IS NULL OR EXISTS (SELECT 1 FROM first_use) \
+         ), go AS ( \
+           SELECT 1 WHERE $11 IS NULL OR EXISTS (SELECT 1 FROM first_use) \
+         ), linked AS ( \
+           SELECT CASE WHEN count(DISTINCT user_id) = 1 THEN (array_agg(user_id))[1] END AS user_id \
+           FROM identities \
+           WHERE $14 AND $4 AND $3 IS NOT NULL AND lower(email) = lower($3) AND email_verified \
+         ), i AS ( \
+           INSERT INTO identities (user_id, provider, issuer, subject, email, email_verified, hosted_domain) \
+           SELECT COALESCE((SELECT user_id FROM linked), $13), $15, $1, $2, $3, $4, $12 FROM go \
            ON CONFLICT (issuer, subject) DO UPDATE SET \
-             email = EXCLUDED.email, email_verified = EXCLUDED.email_verified, \
-             name = EXCLUDED.name, picture = EXCLUDED.picture, hosted_domain = EXCLUDED.hosted_domain, \
+             provider = EXCLUDED.provider, email = EXCLUDED.email, email_verified = EXCLUDED.email_verified, \
+             hosted_domain = EXCLUDED.hosted_domain, last_login_at = now() \
+           RETURNING id, user_id, (xmax = 0) AS inserted \
+         ), u AS ( \
+           INSERT INTO users AS acct (id, email, email_verified, name, picture) \
+           SELECT user_id, $3, $4, $5, $6 FROM i \
+           ON CONFLICT (id) DO UPDATE SET \
+             email = COALESCE(EXCLUDED.email, acct.email), \
+             email_verified = CASE WHEN EXCLUDED.email IS NULL THEN acct.email_verified ELSE EXCLUDED.email_verified END, \
+             name = COALESCE(EXCLUDED.name, acct.name), picture = COALESCE(EXCLUDED.picture, acct.picture), \
              updated_at = CASE WHEN \
-               (users.email, users.email_verified, users.name, users.picture, users.hosted_domain) \
-               IS DISTINCT FROM \
-               (EXCLUDED.email, EXCLUDED.email_verified, EXCLUDED.name, EXCLUDED.picture, EXCLUDED.hosted_domain) \
-               THEN now() ELSE users.updated_at END, \
+               (acct.email, acct.email_verified, acct.name, acct.picture) IS DISTINCT FROM \
+               (COALESCE(EXCLUDED.email, acct.email), \
+                CASE WHEN EXCLUDED.email IS NULL THEN acct.email_verified ELSE EXCLUDED.email_verified END, \
+                COALESCE(EXCLUDED.name, acct.name), COALESCE(EXCLUDED.picture, acct.picture)) \
+               THEN now() ELSE acct.updated_at END, \
              last_login_at = now() \
-           RETURNING * \
+           RETURNING acct.* \
          ), s AS ( \
-           INSERT INTO issued_tokens (user_id, jti_hash, expires_at, user_agent, ip) \
-           SELECT id, $7, $8, $9, $10 FROM u RETURNING id \
+           INSERT INTO issued_tokens (user_id, identity_id, provider, jti_hash, expires_at, user_agent, ip) \
+           SELECT u.id, i.id, $15, $7, $8, $9, $10 FROM u, i RETURNING id \
          ) \
-         SELECT u.*, s.id AS session_id FROM u, s",
+         SELECT u.*, s.id AS session_id, i.id AS identity_id, i.inserted AS new_identity, \
+           (i.inserted AND i.user_id <> $13) AS linked_by_email \
+         FROM u, s, i",
     )
     .bind::<Text, _>(&identity.issuer)
     .bind::<Text, _>(&identity.subject)
@@ -68,7 +109,9 @@ pub fn sign_in(
     .bind::<Nullable<Text>, _>(device.ip.as_deref())
     .bind::<Nullable<Bytea>, _>(state.map(digest))
     .bind::<Nullable<Text>, _>(identity.hosted_domain.as_deref())
+    .bind::<SqlUuid, _>(Uuid::new_v4())
+    .bind::<Bool, _>(linking.by_email)
+    .bind::<Text, _>(&identity.provider)
     .get_result(conn)
-    .optional()?;
-    Ok(row.map(|row| (row.user, row.session_id)))
+    .optional()
 }

@@ -1,4 +1,5 @@
-//! The `users` table: one row per person per provider.
+//! The `users` table: one row per person (account), with the profile of their latest sign-in.
+//! The identities they sign in with are in `identities`.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -6,13 +7,11 @@ use uuid::Uuid;
 
 use crate::schema::users;
 
-/// A stored user.
+/// A stored account.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     pub id: Uuid,
-    pub issuer: String,
-    pub subject: String,
     pub email: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
@@ -20,13 +19,13 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: DateTime<Utc>,
-    /// Google's Workspace domain at the last sign-in.
-    pub hosted_domain: Option<String>,
 }
 
-/// Who signed in, as a provider vouched for it: what a sign-in writes to `users`.
+/// Who signed in, as a provider vouched for it: what a sign-in writes.
 #[derive(Debug, Clone)]
 pub struct NewIdentity {
+    /// The provider id (PROVIDERS) it came through.
+    pub provider: String,
     pub issuer: String,
     pub subject: String,
     pub email: Option<String>,

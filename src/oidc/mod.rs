@@ -1,6 +1,7 @@
 //! Sign-in with an OpenID Connect provider (Google by default) through the `openidconnect` crate:
 //! the authorization request, the code exchange and the ID token's verification. Knows nothing
-//! of cookies, pages or the database: it returns its own types and `OidcError`.
+//! of cookies, pages or the database: it returns its own types and `OidcError`, which the other
+//! kinds of provider (`providers/`) share.
 
 mod code_exchange;
 mod discovery;
@@ -26,12 +27,13 @@ use discovery::{Discovered, ProviderCache, Source};
 pub use identity::Identity;
 pub use verify::{IdTokenRules, SigningKeys};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Google's issuer, as identities from Google are stored.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 
-/// Why a sign-in could not be completed. The texts are for logs, never for the page.
+/// Why a sign-in with a provider (of any kind) could not be completed. The texts are for logs,
+/// never for the page.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     #[error("the identity provider is unavailable: {what}")]
@@ -59,7 +61,7 @@ pub enum OidcError {
 }
 
 impl OidcError {
-    fn unavailable(what: &'static str, source: impl Into<BoxError>) -> Self {
+    pub fn unavailable(what: &'static str, source: impl Into<BoxError>) -> Self {
         OidcError::ProviderUnavailable { what, source: source.into() }
     }
 }
@@ -101,6 +103,18 @@ pub struct AuthorizationRequest {
     pub secrets: LoginSecrets,
 }
 
+/// The HTTP client for calls to a provider, whatever its kind.
+pub fn http_client(timeout: Duration) -> Result<openidconnect::reqwest::Client, OidcError> {
+    openidconnect::reqwest::Client::builder()
+        // Following a redirect would let a provider response steer us at internal addresses.
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .user_agent(concat!("doorman/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| OidcError::unavailable("cannot build HTTP client", e))
+}
+
 /// Our side of the provider: builds authorization URLs, exchanges codes, verifies ID tokens.
 pub struct OidcClient {
     cache: ProviderCache,
@@ -109,25 +123,19 @@ pub struct OidcClient {
 }
 
 impl OidcClient {
-    pub fn new(provider: &ProviderSettings, redirect_url: &Url) -> Result<Self, OidcError> {
-        let http = openidconnect::reqwest::Client::builder()
-            // Following a redirect would let a provider response steer us at internal addresses.
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(provider.http_timeout)
-            .connect_timeout(provider.http_timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("doorman/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OidcError::unavailable("cannot build HTTP client", e))?;
+    /// A client of the OpenID provider at `issuer`, with `provider`'s client and callback.
+    pub fn new(provider: &ProviderSettings, issuer: &Url) -> Result<Self, OidcError> {
+        let http = http_client(provider.http_timeout)?;
         // IssuerUrl keeps the string as given; Url adds a trailing slash to a bare host, which
         // would no longer match the `iss` the provider puts in its tokens.
-        let issuer = IssuerUrl::new(provider.issuer.as_str().trim_end_matches('/').to_owned())
-            .map_err(|e| OidcError::unavailable("OIDC_ISSUER is not a URL", e))?;
+        let issuer = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned())
+            .map_err(|e| OidcError::unavailable("the issuer is not a URL", e))?;
         let client_id = ClientId::new(provider.client_id.clone());
         let cache = ProviderCache::new(
             issuer.clone(),
             client_id.clone(),
             ClientSecret::new(provider.client_secret.expose_secret().to_owned()),
-            RedirectUrl::from_url(redirect_url.clone()),
+            RedirectUrl::from_url(provider.redirect_url.clone()),
             http,
             provider.jwks_min_refresh,
         );

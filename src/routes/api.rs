@@ -1,4 +1,4 @@
-//! The JSON API for single-page and mobile apps: Google ID-token login and token refresh.
+//! The JSON API for single-page and mobile apps: ID-token login per provider and token refresh.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,7 +14,7 @@ use crate::services::{admission, sign_in};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
-pub struct GoogleLogin {
+pub struct IdTokenLogin {
     token: String,
     access_token: Option<String>,
 }
@@ -25,17 +25,28 @@ fn access_token_hash(access_token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// `POST /api/v1/auth/google/`: verifies a Google ID token, upserts the user, opens a session.
-pub async fn google_login(
+/// `POST /api/v1/auth/{id}/` (`/api/v1/auth/google/` included): verifies an ID token of
+/// provider `id` (kind `oidc`), upserts the account, opens a session. An ID token of another
+/// provider fails verification (issuer and audience are this provider's).
+pub async fn id_token_login(
     req: HttpRequest,
-    body: web::Json<GoogleLogin>,
+    path: web::Path<String>,
+    body: web::Json<IdTokenLogin>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let GoogleLogin { token, access_token } = body.into_inner();
+    let provider = state.providers.get(&path).ok_or(AppError::NotFound)?;
+    let Some(oidc) = provider.client.openid() else {
+        return Err(AppError::rejected(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("provider {} has no ID tokens; sign in with it in the browser", provider.id()),
+        ));
+    };
+    let IdTokenLogin { token, access_token } = body.into_inner();
     if token.is_empty() || token.len() > 16 * 1024 {
         return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "token must be an ID token"));
     }
-    let mut identity = state.oidc.verify_id_token(&token).await?;
+    let mut identity = oidc.verify_id_token(&token).await?;
     if let (Some(access_token), Some(expected)) = (access_token.as_deref(), identity.access_token_hash.as_deref()) {
         if access_token_hash(access_token) != expected {
             return Err(AppError::rejected(
@@ -48,11 +59,11 @@ pub async fn google_login(
     // A provider that keeps the profile out of its ID tokens serves it from UserInfo, which
     // needs the access token; without one the identity stays as the ID token says.
     if let Some(access_token) = access_token.as_deref().filter(|_| identity.missing.any()) {
-        identity = state.oidc.complete_with(identity, access_token).await?;
+        identity = oidc.complete_with(identity, access_token).await?;
     }
     admission::admit(&identity, &state.settings.policy)?;
     let device = http::device(&req, &state.settings.server.trusted_proxies);
-    let issued = sign_in::sign_in(&state, identity, device, None)
+    let issued = sign_in::sign_in(&state, provider, identity, device, None)
         .await?
         .ok_or_else(|| AppError::internal("signing in opened no session"))?;
     let user = &issued.user;

@@ -1,11 +1,15 @@
-//! `/auth`: the provider's redirect back to us (RFC 6749 §4.1.2, RFC 9207 for `iss`).
+//! `/auth` and `/auth/{id}`: a provider's redirect back to us (RFC 6749 §4.1.2, RFC 9207 for
+//! `iss`). `/auth` is the first provider's callback (REDIRECT_URL), `/auth/{id}` every other's.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::auth::MaybeUser;
 use crate::error::AppError;
 use crate::login_cookie::{LoginCookie, NoLogin};
+use crate::providers::Provider;
+use crate::services::accounts::{self, ConnectError};
 use crate::services::{admission, sign_in};
 use crate::state::AppState;
 use crate::{cookies, http};
@@ -21,15 +25,44 @@ pub struct CallbackQuery {
     iss: Option<String>,
 }
 
-/// `GET /auth?code&state`: completes the login and sets the cookies. Every failure is a 4xx
-/// page and sets no cookie.
+/// `GET /auth?code&state`: the first provider's callback.
 pub async fn callback(
     req: HttpRequest,
     query: web::Query<CallbackQuery>,
     cookie: LoginCookie,
+    viewer: MaybeUser,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let CallbackQuery { code, state, error, iss } = query.into_inner();
+    let provider = app.providers.first();
+    complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await
+}
+
+/// `GET /auth/{id}?code&state`: the callback of provider `id` (not the first: that one's is
+/// `/auth`).
+pub async fn callback_for(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+    cookie: LoginCookie,
+    viewer: MaybeUser,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let provider =
+        app.providers.get(&path).filter(|p| p.id() != app.providers.first().id()).ok_or(AppError::NotFound)?;
+    complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await
+}
+
+/// Completes the login and sets the cookies (or connects the identity to the signed-in
+/// account). Every failure is a 4xx page and sets no cookie.
+async fn complete(
+    req: &HttpRequest,
+    query: CallbackQuery,
+    cookie: &LoginCookie,
+    MaybeUser(viewer): MaybeUser,
+    app: &AppState,
+    provider: &Provider,
+) -> Result<HttpResponse, AppError> {
+    let CallbackQuery { code, state, error, iss } = query;
     if [&code, &state, &error, &iss].iter().any(|v| v.as_ref().is_some_and(|v| v.len() > MAX_PARAM_LEN)) {
         return Err(AppError::BadRequest("the sign-in response is too long".into()));
     }
@@ -55,21 +88,66 @@ pub async fn callback(
             NoLogin::TooOld => "the sign-in took too long; please start again",
         })
     })?;
-    app.oidc.check_response_issuer(iss.as_deref()).await?;
+    // Mix-up defence (RFC 9700 §4.4): the code goes only to the provider the login was started
+    // with, never to the one whose callback it reached.
+    let started_with = pending.provider.as_ref().unwrap_or(app.providers.first().id());
+    if started_with != provider.id() {
+        return Err(AppError::login_failed(
+            "this sign-in response arrived at another provider's address than the one the login started with",
+        )
+        .caused_by(format!(
+            "login started with provider {started_with}, response at provider {}'s callback",
+            provider.id()
+        )));
+    }
+    provider.client.check_response_issuer(iss.as_deref()).await?;
     // The provider refuses a code used before; the state is recorded as used with the sign-in
     // itself, so a replay is refused even by a provider that does not (and costs no extra round
     // trip to the database).
-    let identity = app.oidc.finish_login(code, &pending.secrets).await?;
+    let identity = provider.client.finish_login(code, &pending.secrets).await?;
     admission::admit(&identity, &settings.policy)?;
-    let device = http::device(&req, &settings.server.trusted_proxies);
-    let issued = sign_in::sign_in(&app, identity, device, Some(state))
+    if let Some(account) = pending.connect_to {
+        return connect(app, provider, viewer.map(|v| v.id), account, identity, state).await;
+    }
+    let device = http::device(req, &settings.server.trusted_proxies);
+    let issued = sign_in::sign_in(app, provider, identity, device, Some(state))
         .await?
         .ok_or_else(|| AppError::login_failed("this sign-in response was already used"))?;
     let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.site.frontend_url.clone());
-    log::info!("user {} signed in (session {})", issued.user.id, issued.sid);
+    log::info!("user {} signed in with {} (session {})", issued.user.id, provider.id(), issued.sid);
     let mut response = super::see_other(&destination);
     for cookie in cookies::issued(issued.access, issued.refresh, &app.tokens, settings.cookies) {
         response.cookie(cookie);
     }
     Ok(response.finish())
+}
+
+/// The end of *Connect* on `/account`: the identity joins the account that asked for it, if
+/// that account is still the one signed in here.
+async fn connect(
+    app: &AppState,
+    provider: &Provider,
+    signed_in: Option<uuid::Uuid>,
+    account: uuid::Uuid,
+    identity: crate::oidc::Identity,
+    state: String,
+) -> Result<HttpResponse, AppError> {
+    if signed_in != Some(account) {
+        return Err(AppError::login_failed(
+            "the account that asked to connect this sign-in method is no longer signed in here; sign in and try again",
+        )
+        .with_status(StatusCode::FORBIDDEN));
+    }
+    match accounts::connect(&app.pool, account, provider, identity, state).await? {
+        Ok(_) => Ok(super::see_other("/account").finish()),
+        Err(ConnectError::OtherAccount) => Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "identity_in_use",
+            format!(
+                "this {} sign-in already belongs to another account, so it was not connected to yours; nothing was changed",
+                provider.settings.name
+            ),
+        )),
+        Err(ConnectError::StateUsed) => Err(AppError::login_failed("this sign-in response was already used")),
+    }
 }

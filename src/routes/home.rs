@@ -1,12 +1,18 @@
 //! `/`: the home page.
 
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 
 use crate::auth::MaybeUser;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::templates::HomePage;
 
 /// `GET /`: the login link, or who is signed in.
-pub async fn home(MaybeUser(user): MaybeUser) -> Result<HttpResponse, AppError> {
-    super::html(HomePage { viewer: user.map(super::viewer) })
+pub async fn home(MaybeUser(user): MaybeUser, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let providers = &state.providers;
+    let login_label = match providers.len() {
+        1 => format!("Login with {}", providers.first().settings.name),
+        _ => "Sign in".to_owned(),
+    };
+    super::html(HomePage { viewer: user.map(super::viewer), login_label })
 }

@@ -1,28 +1,84 @@
-//! `/login`: the start of a sign-in.
+//! `/login` and `/login/{id}`: the start of a sign-in, and the sign-in page when there are
+//! several providers.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
 
 use crate::error::AppError;
+use crate::http::negotiate::wants_json;
 use crate::login_cookie::{LoginCookie, PendingLogin};
 use crate::next_path::NextPath;
+use crate::providers::Provider;
 use crate::state::AppState;
+use crate::templates::{LoginPage, ProviderButton};
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// `GET /login[?next=/path]`: 303 to the provider with state, nonce and a PKCE challenge; the
-/// secrets and `next` stay in the encrypted login cookie.
+/// 303 to `provider` with state, nonce and a PKCE challenge; the secrets, the provider and
+/// `next` stay in the encrypted login cookie. `connect_to`: the signed-in account that asked to
+/// connect this provider.
+pub(super) async fn redirect_to(
+    provider: &Provider,
+    next: Option<NextPath>,
+    connect_to: Option<Uuid>,
+    cookie: &LoginCookie,
+) -> Result<HttpResponse, AppError> {
+    let request = provider.client.start_login().await?;
+    cookie.begin(PendingLogin::new(request.secrets, provider.id().clone(), next, connect_to))?;
+    Ok(super::see_other(request.url.as_str()).finish())
+}
+
+/// An unsafe `next` is dropped, not refused: the user still gets signed in, then lands on
+/// FRONTEND_URL.
+fn safe_next(query: &LoginQuery) -> Option<NextPath> {
+    query.next.as_deref().and_then(NextPath::parse)
+}
+
+/// `GET /login[?next=/path]`: with one provider, straight to it; with several, a page (or, for
+/// `Accept: application/json`, a list) with one button per provider.
 pub async fn login(
+    req: HttpRequest,
     query: web::Query<LoginQuery>,
     state: web::Data<AppState>,
     cookie: LoginCookie,
 ) -> Result<HttpResponse, AppError> {
-    let request = state.oidc.start_login().await?;
-    // An unsafe `next` is dropped, not refused: the user still gets signed in, then lands on FRONTEND_URL.
-    let next = query.next.as_deref().and_then(NextPath::parse);
-    cookie.begin(PendingLogin::new(request.secrets, next))?;
-    Ok(super::see_other(request.url.as_str()).finish())
+    let next = safe_next(&query);
+    if state.providers.len() == 1 {
+        return redirect_to(state.providers.first(), next, None, &cookie).await;
+    }
+    let origin = &state.settings.site.public_origin;
+    let buttons: Vec<ProviderButton> = state
+        .providers
+        .iter()
+        .map(|p| {
+            let mut login_url = format!("{origin}/login/{}", p.id());
+            if let Some(next) = &next {
+                login_url.push_str("?next=");
+                login_url.extend(url::form_urlencoded::byte_serialize(next.to_string().as_bytes()));
+            }
+            ProviderButton { id: p.id().to_string(), name: p.settings.name.clone(), login_url }
+        })
+        .collect();
+    if wants_json(&req) {
+        let providers: Vec<_> =
+            buttons.iter().map(|b| json!({"id": b.id, "name": b.name, "login_url": b.login_url})).collect();
+        return Ok(HttpResponse::Ok().json(json!({ "providers": providers })));
+    }
+    super::html(LoginPage { providers: buttons })
+}
+
+/// `GET /login/{id}[?next=/path]`: 303 to that provider; an unknown id is 404.
+pub async fn login_with(
+    path: web::Path<String>,
+    query: web::Query<LoginQuery>,
+    state: web::Data<AppState>,
+    cookie: LoginCookie,
+) -> Result<HttpResponse, AppError> {
+    let provider = state.providers.get(&path).ok_or(AppError::NotFound)?;
+    redirect_to(provider, safe_next(&query), None, &cookie).await
 }

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per page or endpoint.
 
+mod account;
 mod api;
 mod assets;
 mod callback;
@@ -25,6 +26,8 @@ use crate::templates::Viewer;
 /// Registers every route of the contract; sign-in routes behind the rate limit, and only the
 /// routes that use the login cookie with its middleware.
 pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session: &LoginCookieConfig) {
+    // Fixed paths before the `{id}` patterns beside them (provider ids never take those names).
+    cfg.route("/auth/verify", web::get().to(verify::verify));
     cfg.service(
         web::resource("/login")
             .wrap(login_session.middleware())
@@ -32,10 +35,28 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session:
             .route(web::get().to(login::login)),
     )
     .service(
+        web::resource("/login/{id}")
+            .wrap(login_session.middleware())
+            .wrap(limit.middleware())
+            .route(web::get().to(login::login_with)),
+    )
+    .service(
         web::resource("/auth")
             .wrap(login_session.middleware())
             .wrap(limit.middleware())
             .route(web::get().to(callback::callback)),
+    )
+    .service(
+        web::resource("/auth/{id}")
+            .wrap(login_session.middleware())
+            .wrap(limit.middleware())
+            .route(web::get().to(callback::callback_for)),
+    )
+    .service(
+        web::resource("/account/connect/{id}")
+            .wrap(login_session.middleware())
+            .wrap(limit.middleware())
+            .route(web::post().to(account::connect)),
     )
     .service(web::resource("/logout").wrap(login_session.middleware()).route(web::post().to(logout::logout)));
     cfg.route("/", web::get().to(home::home))
@@ -45,17 +66,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session:
         .route("/sessions", web::get().to(sessions_page::list))
         .route("/sessions/revoke-others", web::post().to(sessions_page::revoke_others))
         .route("/sessions/{id}/revoke", web::post().to(sessions_page::revoke))
-        .route("/auth/verify", web::get().to(verify::verify))
+        .route("/account", web::get().to(account::show))
+        .route("/account/identities/{id}/remove", web::post().to(account::remove))
         .route("/.well-known/jwks.json", web::get().to(api::jwks))
         .route("/assets/app.css", web::get().to(assets::stylesheet));
     // Trailing slashes as in the contract; the bare paths too, for clients that drop them.
     cfg.service(
         web::scope("/api/v1/auth")
             .wrap(limit.middleware())
-            .route("/google/", web::post().to(api::google_login))
-            .route("/google", web::post().to(api::google_login))
             .route("/token/refresh/", web::post().to(api::refresh))
-            .route("/token/refresh", web::post().to(api::refresh)),
+            .route("/token/refresh", web::post().to(api::refresh))
+            .route("/{id}/", web::post().to(api::id_token_login))
+            .route("/{id}", web::post().to(api::id_token_login)),
     );
 }
 

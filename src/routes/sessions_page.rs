@@ -12,7 +12,8 @@ use crate::services::devices::{self, Ending};
 use crate::state::AppState;
 use crate::templates::{SessionView, SessionsPage};
 
-fn view(row: SessionRow, current: Option<Uuid>) -> SessionView {
+fn view(row: SessionRow, current: Option<Uuid>, state: &AppState) -> SessionView {
+    let provider = state.providers.get(&row.provider).map_or(row.provider.clone(), |p| p.settings.name.clone());
     let when = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     SessionView {
         id: row.id.to_string(),
@@ -20,6 +21,7 @@ fn view(row: SessionRow, current: Option<Uuid>) -> SessionView {
         ip: row.ip.unwrap_or_else(|| "unknown".to_owned()),
         created: when(row.created_at),
         last_used: when(row.last_used_at),
+        provider,
         current: Some(row.id) == current,
     }
 }
@@ -27,7 +29,7 @@ fn view(row: SessionRow, current: Option<Uuid>) -> SessionView {
 /// `GET /sessions`: the user's active sessions, the current one marked.
 pub async fn list(user: AuthenticatedUser, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let rows = devices::active(&state.pool, user.id).await?;
-    let sessions = rows.into_iter().map(|row| view(row, user.sid)).collect();
+    let sessions = rows.into_iter().map(|row| view(row, user.sid, &state)).collect();
     super::html(SessionsPage { name: user.display_name(), sessions })
 }
 

@@ -3,12 +3,13 @@
 //! the only claim the organisation controls: a consumer account with a verified address at
 //! the domain (an alias, a shared mailbox, an old account of a former employee) is not the
 //! organisation's to offboard. For other providers it is the domain of a verified email.
-//! Checked before anything is stored, and again at every refresh against the stored user.
+//! Checked before anything is stored, for every provider, and again at every refresh against
+//! the stored identity the session signed in with.
 
 use actix_web::http::StatusCode;
 
 use crate::config::PolicySettings;
-use crate::db::users::User;
+use crate::db::identities::IdentityRow;
 use crate::error::AppError;
 use crate::oidc::{Identity, GOOGLE_ISSUER};
 
@@ -33,8 +34,8 @@ impl<'a> From<&'a Identity> for Applicant<'a> {
     }
 }
 
-impl<'a> From<&'a User> for Applicant<'a> {
-    fn from(u: &'a User) -> Self {
+impl<'a> From<&'a IdentityRow> for Applicant<'a> {
+    fn from(u: &'a IdentityRow) -> Self {
         Applicant {
             email: u.email.as_deref(),
             email_verified: u.email_verified,

@@ -1,6 +1,8 @@
-//! What the routes ask for, in the app's own terms: who may sign in, signing in, refreshing, and
-//! the sessions a user has open. Built on `oidc`, `db` and `tokens`; knows nothing of HTTP.
+//! What the routes ask for, in the app's own terms: who may sign in, signing in, refreshing,
+//! the sign-in methods of an account, and the sessions a user has open. Built on `providers`,
+//! `oidc`, `db` and `tokens`; knows nothing of HTTP.
 
+pub mod accounts;
 pub mod admission;
 pub mod devices;
 pub mod refresh;
@@ -10,9 +12,14 @@ use crate::db::users::User;
 use crate::error::AppError;
 use crate::tokens::{Profile, SignError};
 
-/// The profile a user's access tokens carry.
-pub fn profile(user: &User) -> Profile {
-    Profile { email: user.email.clone(), name: user.name.clone(), picture: user.picture.clone() }
+/// The profile the access tokens of `user`'s session opened through provider `idp` carry.
+pub fn profile(user: &User, idp: &str) -> Profile {
+    Profile {
+        email: user.email.clone(),
+        name: user.name.clone(),
+        picture: user.picture.clone(),
+        idp: Some(idp.to_owned()),
+    }
 }
 
 /// A fresh random refresh-token id.

@@ -1,6 +1,6 @@
 //! Refreshing: a refresh token is exchanged for new tokens and rotates; a retired one presented
 //! again revokes its session (RFC 9700 §4.14.2). Every rotation also re-runs the sign-in policy
-//! against the stored user, so a tightened ALLOWED_EMAIL_DOMAINS (or an email no longer
+//! against the stored identity the session signed in with, so a tightened ALLOWED_EMAIL_DOMAINS (or an email no longer
 //! verified) ends sessions at their next refresh, and no session outlives
 //! SESSION_MAX_LIFETIME_SECONDS from its sign-in.
 
@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::admission;
 use super::new_jti;
 use super::sign_in::Issued;
-use crate::db::issued_tokens::{self, Rotation, RotationRequest};
-use crate::db::{self, users::User};
+use crate::db;
+use crate::db::issued_tokens::{self, Owner, Rotation, RotationRequest};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tokens::TokenError;
@@ -75,15 +75,15 @@ pub async fn refresh(
         issued_tokens::rotate(conn, &request)
     })
     .await?;
-    let (user, refresh) = match rotation {
-        Rotation::Rotated(user) => (user, Some(next.as_str())),
-        Rotation::Recovered(user) => {
+    let (owner, refresh) = match rotation {
+        Rotation::Rotated(owner) => (owner, Some(next.as_str())),
+        Rotation::Recovered(owner) => {
             log::warn!("session {sid}: the browser came back with the token before its last rotation (an answer it never got); rotated anew");
-            (user, Some(next.as_str()))
+            (owner, Some(next.as_str()))
         }
-        Rotation::JustRotated(user) => {
+        Rotation::JustRotated(owner) => {
             log::warn!("session {sid}: a refresh token retired moments ago was presented again by the same browser; honoured once more (grace)");
-            (user, None)
+            (owner, None)
         }
         Rotation::Reused => {
             log::warn!("refresh token reuse detected; session {sid} revoked");
@@ -91,18 +91,19 @@ pub async fn refresh(
         }
         Rotation::Dead => return Ok(Err(RefreshError::SessionEnded)),
     };
-    if !still_admitted(state, &user, sid).await? {
+    if !still_admitted(state, &owner, sid).await? {
         return Ok(Err(RefreshError::NotAllowed));
     }
-    Issued::new(keys, user, sid, refresh).map(Ok)
+    Issued::new(keys, owner.user, sid, owner.provider, refresh).map(Ok)
 }
 
-/// Re-runs the sign-in policy on the stored user; a refused one's session is ended.
-async fn still_admitted(state: &AppState, user: &User, sid: uuid::Uuid) -> Result<bool, AppError> {
-    if admission::admit(user, &state.settings.policy).is_ok() {
+/// Re-runs the sign-in policy on the identity the session signed in with, as last stored; a
+/// refused one's session is ended.
+async fn still_admitted(state: &AppState, owner: &Owner, sid: uuid::Uuid) -> Result<bool, AppError> {
+    if admission::admit(&owner.identity, &state.settings.policy).is_ok() {
         return Ok(true);
     }
-    log::info!("user {}: no longer admitted by the sign-in policy; session {sid} ended", user.id);
+    log::info!("user {}: no longer admitted by the sign-in policy; session {sid} ended", owner.user.id);
     db::run(&state.pool, move |conn| issued_tokens::revoke_session(conn, sid, "no longer admitted by the policy"))
         .await?;
     Ok(false)

@@ -1,14 +1,16 @@
-//! Signing in: a verified identity becomes a stored user with a new session, and the session's
-//! first access and refresh tokens.
+//! Signing in: a verified identity becomes a stored account with a new session, and the
+//! session's first access and refresh tokens.
 
 use uuid::Uuid;
 
 use super::{new_jti, profile, sign_error};
 use crate::db;
 use crate::db::issued_tokens::Device;
+use crate::db::sign_in::Linking;
 use crate::db::users::{NewIdentity, User};
 use crate::error::AppError;
 use crate::oidc::Identity;
+use crate::providers::Provider;
 use crate::state::AppState;
 use crate::tokens::TokenKeys;
 
@@ -17,25 +19,35 @@ use crate::tokens::TokenKeys;
 pub struct Issued {
     pub user: User,
     pub sid: Uuid,
+    /// The provider id the session signed in with (the tokens' `idp`).
+    pub provider: String,
     pub access: String,
     /// `None` when another request rotated the refresh token a moment ago (keep the newer one).
     pub refresh: Option<String>,
 }
 
 impl Issued {
-    /// Access and refresh tokens for `user`'s session `sid`.
-    pub(super) fn new(keys: &TokenKeys, user: User, sid: Uuid, refresh_jti: Option<&str>) -> Result<Self, AppError> {
-        let access = keys.issue_access(user.id, Some(sid), profile(&user)).map_err(sign_error)?;
+    /// Access and refresh tokens for `user`'s session `sid`, opened through `provider`.
+    pub(super) fn new(
+        keys: &TokenKeys,
+        user: User,
+        sid: Uuid,
+        provider: String,
+        refresh_jti: Option<&str>,
+    ) -> Result<Self, AppError> {
+        let access = keys.issue_access(user.id, Some(sid), profile(&user, &provider)).map_err(sign_error)?;
         let refresh = match refresh_jti {
             Some(jti) => Some(keys.issue_refresh(user.id, sid, jti).map_err(sign_error)?),
             None => None,
         };
-        Ok(Issued { user, sid, access, refresh })
+        Ok(Issued { user, sid, provider, access, refresh })
     }
 }
 
-fn stored(identity: Identity) -> NewIdentity {
+/// What `provider` vouched for, as it is stored.
+pub(super) fn stored(provider: &Provider, identity: Identity) -> NewIdentity {
     NewIdentity {
+        provider: provider.id().to_string(),
         issuer: identity.issuer,
         subject: identity.subject,
         email: identity.email,
@@ -46,11 +58,12 @@ fn stored(identity: Identity) -> NewIdentity {
     }
 }
 
-/// Stores the user and opens a session, in one database round trip. A browser login passes its
-/// `state`, recorded as used in the same statement: `Ok(None)` when it was used before (a
-/// replayed callback), and then nothing was written.
+/// Stores the identity and its account and opens a session, in one database round trip. A
+/// browser login passes its `state`, recorded as used in the same statement: `Ok(None)` when
+/// it was used before (a replayed callback), and then nothing was written.
 pub async fn sign_in(
     app: &AppState,
+    provider: &Provider,
     identity: Identity,
     device: Device,
     state: Option<String>,
@@ -58,12 +71,28 @@ pub async fn sign_in(
     let (pool, keys) = (&app.pool, &app.tokens);
     let jti = new_jti();
     let ttl = keys.refresh_ttl().min(app.settings.tokens.session_max_lifetime);
-    let (stored_jti, identity) = (jti.clone(), stored(identity));
-    let opened =
-        db::run(pool, move |conn| db::sign_in::sign_in(conn, &identity, &stored_jti, ttl, &device, state.as_deref()))
-            .await?;
-    let Some((user, sid)) = opened else {
+    let linking = Linking { by_email: provider.settings.link_by_email };
+    let (stored_jti, identity) = (jti.clone(), stored(provider, identity));
+    let opened = db::run(pool, move |conn| {
+        db::sign_in::sign_in(conn, &identity, linking, &stored_jti, ttl, &device, state.as_deref())
+    })
+    .await?;
+    let Some(signed_in) = opened else {
         return Ok(None);
     };
-    Issued::new(keys, user, sid, Some(&jti)).map(Some)
+    let user_id = signed_in.user.id;
+    if signed_in.linked_by_email {
+        log::info!(
+            "identity {} of provider {} linked to account {user_id} by its verified email (first sign-in)",
+            signed_in.identity_id,
+            provider.id()
+        );
+    } else if signed_in.new_identity {
+        log::info!(
+            "account {user_id} opened by the first sign-in of identity {} ({})",
+            signed_in.identity_id,
+            provider.id()
+        );
+    }
+    Issued::new(keys, signed_in.user, signed_in.session_id, provider.id().to_string(), Some(&jti)).map(Some)
 }

@@ -24,6 +24,9 @@ pub struct AccessClaims {
     pub picture: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// The provider id of the sign-in that opened the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -75,4 +78,6 @@ pub struct Profile {
     pub email: Option<String>,
     pub name: Option<String>,
     pub picture: Option<String>,
+    /// The provider id the session signed in with (`idp`).
+    pub idp: Option<String>,
 }

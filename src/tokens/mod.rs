@@ -154,6 +154,7 @@ impl TokenKeys {
             email: profile.email,
             name: profile.name,
             picture: profile.picture,
+            idp: profile.idp,
             sid,
             iss: self.parties.issuer.clone(),
             aud: self.parties.audience.clone(),

@@ -28,7 +28,7 @@ fn keys(ttl: u64) -> TokenKeys {
 }
 
 fn profile() -> Profile {
-    Profile { email: Some("a@b.test".into()), name: Some("A".into()), picture: None }
+    Profile { email: Some("a@b.test".into()), name: Some("A".into()), picture: None, idp: Some("corp".into()) }
 }
 
 /// Access claims of ours for nobody in particular, issued at `iat`, expiring at `exp`.
@@ -39,6 +39,7 @@ fn access_claims(iat: i64, exp: i64) -> AccessClaims {
         name: None,
         picture: None,
         sid: None,
+        idp: None,
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         iat,
@@ -58,6 +59,7 @@ fn round_trip_with_the_compiled_crypto_backend() {
     let (id, sid) = (Uuid::new_v4(), Uuid::new_v4());
     let claims = keys.verify_access(&keys.issue_access(id, Some(sid), profile()).unwrap()).unwrap();
     assert_eq!((claims.sub, claims.sid, claims.token_type), (id, Some(sid), TokenType::Access));
+    assert_eq!(claims.idp.as_deref(), Some("corp"));
     assert_eq!(claims.exp - claims.iat, 60);
     keys.self_check().unwrap();
 }

@@ -24,6 +24,7 @@ pub struct TestApp {
     pub jwt_secret: String,
     /// Its SECRET_KEY, for a second instance that must accept its refresh tokens.
     pub session_secret: String,
+    pub settings: Settings,
 }
 
 /// Options for one test app.
@@ -36,6 +37,18 @@ pub struct Options {
     /// Another app's database (a second instance), instead of a fresh one.
     pub database_url: Option<String>,
     pub env: Vec<(&'static str, String)>,
+    /// Providers beside the first (`google`); with any, PROVIDERS lists them after it.
+    pub providers: Vec<Extra>,
+}
+
+/// A provider after the first.
+pub enum Extra {
+    /// An OpenID provider at `issuer` (a client is registered there for `/auth/{id}`).
+    Oidc { id: &'static str, issuer: String },
+    /// An OpenID provider whose client the test already has: issuer, client id and secret.
+    OidcClient { id: &'static str, issuer: String, client_id: String, client_secret: String },
+    /// The GitHub-shaped fake, as provider `github`.
+    GitHub(Arc<crate::fake_github::FakeGitHub>),
 }
 
 pub fn fresh_database(admin_url: &str) -> String {
@@ -63,6 +76,19 @@ async fn register_client(issuer: &str, redirect_uri: &str) -> (String, String) {
     assert_eq!(response.status(), StatusCode::CREATED, "client registration failed");
     let body: serde_json::Value = response.json().await.unwrap();
     (body["client_id"].as_str().unwrap().to_owned(), body["client_secret"].as_str().unwrap().to_owned())
+}
+
+fn add_oidc(
+    set: &mut impl FnMut(String, String) -> Option<String>,
+    id: &str,
+    issuer: String,
+    client_id: String,
+    secret: String,
+) {
+    let upper = id.to_ascii_uppercase().replace('-', "_");
+    set(format!("PROVIDER_{upper}_ISSUER"), issuer);
+    set(format!("PROVIDER_{upper}_CLIENT_ID"), client_id);
+    set(format!("PROVIDER_{upper}_CLIENT_SECRET"), secret);
 }
 
 impl TestApp {
@@ -108,15 +134,47 @@ impl TestApp {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        let mut ids = vec!["google".to_owned()];
+        for extra in options.providers {
+            let mut set = |k: String, v: String| env.insert(k, v);
+            match extra {
+                Extra::Oidc { id, issuer } => {
+                    let (client_id, secret) = register_client(&issuer, &format!("{address}/auth/{id}")).await;
+                    add_oidc(&mut set, id, issuer, client_id, secret);
+                    ids.push(id.to_owned());
+                }
+                Extra::OidcClient { id, issuer, client_id, client_secret } => {
+                    add_oidc(&mut set, id, issuer, client_id, client_secret);
+                    ids.push(id.to_owned());
+                }
+                Extra::GitHub(fake) => {
+                    use crate::fake_github::{CLIENT_ID, CLIENT_SECRET};
+                    fake.register_redirect_uri(&format!("{address}/auth/github"));
+                    for (k, v) in [
+                        ("CLIENT_ID", CLIENT_ID.to_owned()),
+                        ("CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+                        ("AUTH_URL", fake.auth_url()),
+                        ("TOKEN_URL", fake.token_url()),
+                        ("API_URL", fake.api_url()),
+                    ] {
+                        set(format!("PROVIDER_GITHUB_{k}"), v);
+                    }
+                    ids.push("github".to_owned());
+                }
+            }
+        }
+        if ids.len() > 1 {
+            env.insert("PROVIDERS".to_owned(), ids.join(","));
+        }
         for (k, v) in options.env {
             env.insert(k.to_owned(), v);
         }
         let jwt_secret = env["JWT_SECRET_KEY"].clone();
         let session_secret = env["SECRET_KEY"].clone();
         let settings = Settings::from_source(env).expect("test settings are valid");
-        let app = Application::build_with_listener(settings, listener).await.expect("app starts");
+        let app = Application::build_with_listener(settings.clone(), listener).await.expect("app starts");
         tokio::spawn(app.run_until_stopped());
-        TestApp { address, database_url, issuer, jwt_secret, session_secret }
+        TestApp { address, database_url, issuer, jwt_secret, session_secret, settings }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -131,15 +189,42 @@ impl TestApp {
         PgConnection::establish(&self.database_url).expect("connect to the test database")
     }
 
-    /// Rows in `users` for a subject at this app's provider.
-    pub fn user_rows(&self, subject: &str) -> Vec<doorman::db::users::User> {
+    /// The accounts of a subject (at any provider), each with that identity's fields.
+    pub fn user_rows(&self, subject: &str) -> Vec<UserRow> {
         use diesel::prelude::*;
-        use doorman::schema::users::dsl;
-        dsl::users
-            .filter(dsl::subject.eq(subject))
-            .select(doorman::db::users::User::as_select())
-            .load(&mut self.db())
+        use doorman::db::{identities::IdentityRow, users::User};
+        use doorman::schema::{identities, users};
+        users::table
+            .inner_join(identities::table)
+            .filter(identities::subject.eq(subject))
+            .select((User::as_select(), IdentityRow::as_select()))
+            .load::<(User, IdentityRow)>(&mut self.db())
             .unwrap()
+            .into_iter()
+            .map(|(user, identity)| UserRow {
+                id: user.id,
+                issuer: identity.issuer,
+                subject: identity.subject,
+                provider: identity.provider,
+                email: user.email,
+                email_verified: user.email_verified,
+                name: user.name,
+                picture: user.picture,
+                hosted_domain: identity.hosted_domain,
+                created_at: user.created_at,
+                updated_at: user.updated_at,
+                last_login_at: user.last_login_at,
+            })
+            .collect()
+    }
+
+    /// Signs a user in with provider `id` (an OpenID one) and returns the browser.
+    pub async fn signed_in_with(&self, id: &str, login: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser.login_with(id, login).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login with {id} should complete");
+        assert!(browser.cookie("access_token").is_some(), "login sets the access cookie");
+        browser
     }
 
     /// Signs a user in through the real provider and returns the browser holding the cookie.
@@ -150,6 +235,24 @@ impl TestApp {
         assert!(browser.cookie("access_token").is_some(), "login sets the access cookie");
         browser
     }
+}
+
+/// An account as one of its identities sees it: the account's id and profile, the identity's
+/// issuer, subject, provider and `hd`.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub issuer: String,
+    pub subject: String,
+    pub provider: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub picture: Option<String>,
+    pub hosted_domain: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub last_login_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// One browser: its own cookie jar, redirects not followed so each hop can be checked.
@@ -228,6 +331,29 @@ impl Browser {
         let back = self.client.get(resume).send().await.unwrap();
         assert_eq!(back.status(), StatusCode::SEE_OTHER, "provider sends the browser back");
         Url::parse(location(&back)).unwrap()
+    }
+
+    /// `GET /login/{id}`: the provider URL the app redirects to.
+    pub async fn start_login_with(&self, id: &str) -> Url {
+        let response = self.get(&format!("/login/{id}")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "/login/{id}");
+        Url::parse(location(&response)).unwrap()
+    }
+
+    /// The whole flow with provider `id` (an OpenID provider of oidc-provider's kind); returns
+    /// the response of its callback.
+    pub async fn login_with(&self, id: &str, login: &str) -> Response {
+        let authorize = self.start_login_with(id).await;
+        let callback = self.sign_in_at_provider(&authorize, login).await;
+        assert!(callback.as_str().starts_with(self.app.as_str()), "callback goes to the app: {callback}");
+        self.client.get(callback).header(header::ACCEPT, "text/html").send().await.unwrap()
+    }
+
+    /// A form post from one of the app's own pages.
+    pub async fn post_form(&self, path: &str) -> Response {
+        let origin = self.app.origin().ascii_serialization();
+        let url = self.app.join(path).unwrap();
+        self.client.post(url).header(header::ORIGIN, origin).header(header::ACCEPT, "text/html").send().await.unwrap()
     }
 
     /// The whole flow: /login → provider → /auth; returns the response of /auth.

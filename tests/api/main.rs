@@ -5,6 +5,7 @@
 
 mod conformance;
 mod cookie_shadowing;
+mod fake_github;
 mod fake_provider;
 mod faults;
 mod forged_tokens;
@@ -14,6 +15,7 @@ mod hostile;
 mod log_lines;
 mod login;
 mod provider_keys;
+mod providers;
 mod rejections;
 mod rotation;
 mod sessions;

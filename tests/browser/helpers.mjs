@@ -9,6 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -206,4 +207,37 @@ export async function assertSentToLogin(response, url) {
     assert.ok(callbackAfterProvider, `${url} is shown again only after a fresh sign-in callback: ${hops}`);
   }
   return signedInAgain;
+}
+
+// freshPage(t), and a full-page screenshot `${ARTIFACTS}${name}-failure.png` of that page if the
+// test fails. (The hook is registered before freshPage's, so it runs while the page is still open.)
+export async function freshPageWithScreenshot(t, name, contextOptions = {}) {
+  let page;
+  t.after(async () => {
+    if (t.passed || !page || page.isClosed()) return;
+    const path = `${ARTIFACTS}${name}-failure.png`;
+    try {
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path, fullPage: true });
+      t.diagnostic(`screenshot of ${page.url()} at the failure: ${path}`);
+    } catch (err) {
+      t.diagnostic(`no screenshot of the failure: ${err.message}`);
+    }
+  });
+  const made = await freshPage(t, contextOptions);
+  page = made.page;
+  return made;
+}
+
+// The signed-in user as the app at `appUrl` reports it (`/chat` with Accept: application/json),
+// asked with the context's cookies (the pages' CSP allows no fetch). Fails unless signed in.
+export async function chatUser(context, appUrl = APP_URL) {
+  const response = await context.request.get(new URL('/chat', appUrl).href, {
+    headers: { Accept: 'application/json' },
+    maxRedirects: 0,
+  });
+  assert.equal(response.status(), 200, `GET /chat as JSON should answer 200 when signed in: ${response.url()}`);
+  const { user } = await response.json();
+  assert.match(user?.user_id ?? '', UUID_RE, `/chat names the user: ${JSON.stringify(user)}`);
+  return user;
 }
