@@ -117,14 +117,17 @@ function avatarFor(sub, name) {
 }
 
 function claimsFor(sub) {
-  const email = (sub.includes('@') ? sub : `${sub}@example.test`).toLowerCase();
+  // "unverified:ann@example.test" stands for an account whose address (ann@example.test) the
+  // provider has not verified.
+  const unverified = sub.startsWith('unverified:');
+  const login = unverified ? sub.slice('unverified:'.length) : sub;
+  const email = (login.includes('@') ? login : `${login}@example.test`).toLowerCase();
   const name = humanName(sub);
   const [givenName, ...rest] = name.split(' ');
   return {
     sub,
     email,
-    // Logins that start with "unverified" stand for accounts whose address the provider has not verified.
-    email_verified: !sub.startsWith('unverified'),
+    email_verified: !unverified,
     name,
     given_name: givenName,
     family_name: rest.length ? rest.join(' ') : undefined,

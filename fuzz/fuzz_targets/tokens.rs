@@ -112,6 +112,7 @@ fn world() -> &'static World {
             email: Some("ada@example.test".into()),
             name: Some("Ada Lövelace \"<x>\"".into()),
             picture: Some("https://img.example.test/a.png".into()),
+            idp: Some("corp".into()),
         };
         let mut genuine = Vec::new();
         let mut add = |key_set: usize, kind: Kind, token: String| {

@@ -144,3 +144,123 @@ fn insecure_cookies_are_refused_for_a_public_https_site() {
     local.insert("COOKIE_SECURE".into(), "false".into());
     assert!(Settings::from_source(local).is_ok(), "plain-http localhost may turn it off");
 }
+
+/// Three providers on loopback (so the development secrets of `base` stay acceptable).
+fn several() -> HashMap<String, String> {
+    let mut env = base();
+    for (k, v) in [
+        ("PROVIDERS", "google,github,corp"),
+        ("PROVIDER_GITHUB_CLIENT_ID", "gh-id"),
+        ("PROVIDER_GITHUB_CLIENT_SECRET", "gh-secret"),
+        ("PROVIDER_GITHUB_AUTH_URL", "http://127.0.0.1:9100/login/oauth/authorize"),
+        ("PROVIDER_GITHUB_TOKEN_URL", "http://127.0.0.1:9100/login/oauth/access_token"),
+        ("PROVIDER_GITHUB_API_URL", "http://127.0.0.1:9100/api"),
+        ("PROVIDER_CORP_ISSUER", "http://localhost:9200/realms/corp"),
+        ("PROVIDER_CORP_CLIENT_ID", "corp-id"),
+        ("PROVIDER_CORP_CLIENT_SECRET", "corp-secret"),
+        ("PROVIDER_CORP_LINK_BY_EMAIL", "true"),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    env
+}
+
+#[test]
+fn without_providers_there_is_the_one_google_provider_of_before() {
+    let s = Settings::from_source(base()).unwrap();
+    assert_eq!(s.providers.len(), 1);
+    let google = &s.providers[0];
+    assert_eq!((google.id.as_str(), google.name.as_str(), google.client_id.as_str()), ("google", "Google", "client"));
+    assert_eq!(google.redirect_url, s.site.redirect_url);
+    assert_eq!(google.issuer(), "http://127.0.0.1:9000");
+    assert!(!google.link_by_email);
+}
+
+#[test]
+fn several_providers_are_read_in_order_with_their_defaults() {
+    let s = Settings::from_source(several()).unwrap();
+    let ids: Vec<&str> = s.providers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["google", "github", "corp"]);
+    let callbacks: Vec<&str> = s.providers.iter().map(|p| p.redirect_url.as_str()).collect();
+    assert_eq!(
+        callbacks,
+        ["http://127.0.0.1:8000/auth", "http://127.0.0.1:8000/auth/github", "http://127.0.0.1:8000/auth/corp"]
+    );
+    let names: Vec<&str> = s.providers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Google", "GitHub", "corp"]);
+    let google = s.provider("google").unwrap();
+    assert_eq!((google.client_id.as_str(), google.issuer().as_str()), ("client", "http://127.0.0.1:9000"));
+    let github = s.provider("github").unwrap();
+    assert!(matches!(github.kind, ProviderKind::GitHub { .. }));
+    assert_eq!(github.issuer(), "http://127.0.0.1:9100", "the origin of its AUTH_URL");
+    assert!(s.provider("corp").unwrap().link_by_email && !github.link_by_email);
+
+    // GitHub's own URLs by default (a real deployment: real secrets).
+    let mut env = several();
+    for var in ["PROVIDER_GITHUB_AUTH_URL", "PROVIDER_GITHUB_TOKEN_URL", "PROVIDER_GITHUB_API_URL"] {
+        env.remove(var);
+    }
+    env.insert("SECRET_KEY".into(), "a-real-secret-that-is-long-enough-0x1f9a".into());
+    env.insert("JWT_SECRET_KEY".into(), "another-real-secret-long-enough-7Qz2".into());
+    env.insert("GOOGLE_CLIENT_SECRET".into(), "GOCSPX-real".into());
+    let s = Settings::from_source(env).unwrap();
+    let ProviderKind::GitHub { auth_url, token_url, api_url } = &s.provider("github").unwrap().kind else {
+        panic!("github is kind github")
+    };
+    assert_eq!(auth_url.as_str(), "https://github.com/login/oauth/authorize");
+    assert_eq!(token_url.as_str(), "https://github.com/login/oauth/access_token");
+    assert_eq!(api_url.as_str(), "https://api.github.com/");
+    assert_eq!(s.provider("github").unwrap().issuer(), "https://github.com");
+}
+
+/// Variables set, variables removed, and the variable the error must name.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+
+#[test]
+fn each_provider_problem_is_named() {
+    let cases: &[Case] = &[
+        (&[("PROVIDER_CORP_KIND", "saml")], &[], "PROVIDER_CORP_KIND"),
+        (&[], &["PROVIDER_CORP_CLIENT_ID"], "PROVIDER_CORP_CLIENT_ID"),
+        (&[], &["PROVIDER_GITHUB_CLIENT_SECRET"], "PROVIDER_GITHUB_CLIENT_SECRET"),
+        (&[], &["PROVIDER_CORP_ISSUER"], "PROVIDER_CORP_ISSUER"),
+        (&[("PROVIDERS", "google,corp,google")], &[], "PROVIDERS"),
+        (&[("PROVIDERS", "google,Corp")], &[], "PROVIDERS"),
+        (&[("PROVIDERS", "google,,corp")], &[], "PROVIDERS"),
+        (&[("PROVIDERS", "google,verify")], &[], "PROVIDERS"),
+        (&[("PROVIDERS", "google,token")], &[], "PROVIDERS"),
+        (&[("PROVIDERS", "google,a-very-long-provider-id-of-33-chars")], &[], "PROVIDERS"),
+        (&[("PROVIDER_GITHUB_ISSUER", "https://github.com")], &[], "PROVIDER_GITHUB_ISSUER"),
+        (&[("PROVIDER_CORP_AUTH_URL", "https://corp.example/authorize")], &[], "PROVIDER_CORP_AUTH_URL"),
+        (&[("PROVIDER_CORP_ISSUER", "http://127.0.0.1:9000")], &[], "PROVIDER_CORP_ISSUER"),
+        (&[("PROVIDER_CORP_ISSUER", "not a url")], &[], "PROVIDER_CORP_ISSUER"),
+        (&[("PROVIDER_CORP_LINK_BY_EMAIL", "perhaps")], &[], "PROVIDER_CORP_LINK_BY_EMAIL"),
+        (&[("PROVIDER_GITHUB_API_URL", "ftp://127.0.0.1/api")], &[], "PROVIDER_GITHUB_API_URL"),
+        (&[("PROVIDER_CORP_NAME", &"x".repeat(65))], &[], "PROVIDER_CORP_NAME"),
+    ];
+    for (set, unset, var) in cases {
+        let mut env = several();
+        for (k, v) in *set {
+            env.insert(k.to_string(), v.to_string());
+        }
+        for k in *unset {
+            env.remove(*k);
+        }
+        let err = Settings::from_source(env).expect_err(var);
+        assert_eq!(err.var, *var, "{set:?} {unset:?}: {err}");
+    }
+    // An OpenID provider off loopback must use https.
+    let mut env = several();
+    env.insert("PROVIDER_CORP_ISSUER".into(), "http://sso.corp.example".into());
+    env.insert("SECRET_KEY".into(), "a-real-secret-that-is-long-enough-0x1f9a".into());
+    env.insert("JWT_SECRET_KEY".into(), "another-real-secret-long-enough-7Qz2".into());
+    env.insert("GOOGLE_CLIENT_SECRET".into(), "GOCSPX-real".into());
+    assert_eq!(error_var(env), "PROVIDER_CORP_ISSUER");
+    // The committed development secret of any provider is refused off loopback.
+    let mut env = several();
+    env.insert("PROVIDER_CORP_ISSUER".into(), "https://sso.corp.example".into());
+    env.insert("SECRET_KEY".into(), "a-real-secret-that-is-long-enough-0x1f9a".into());
+    env.insert("JWT_SECRET_KEY".into(), "another-real-secret-long-enough-7Qz2".into());
+    env.insert("GOOGLE_CLIENT_SECRET".into(), "GOCSPX-real".into());
+    env.insert("PROVIDER_GITHUB_CLIENT_SECRET".into(), "dev-only-gh".into());
+    assert_eq!(error_var(env), "PROVIDER_GITHUB_CLIENT_SECRET");
+}

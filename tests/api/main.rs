@@ -12,6 +12,7 @@ mod forged_tokens;
 mod guard;
 mod helpers;
 mod hostile;
+mod identities;
 mod log_lines;
 mod login;
 mod provider_keys;

@@ -1,0 +1,168 @@
+//! Identities beside accounts: the migration of a single-provider database in place, first
+//! sign-ins racing, and the ID-token API per provider.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::fake_provider::{FakeProvider, Key, CLIENT_ID, CLIENT_SECRET};
+use crate::helpers::{fresh_database, required_env, unique, Extra, Options, TestApp};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+fn count(app: &TestApp, table: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}")).get_result(&mut app.db()).unwrap();
+    row.n
+}
+
+#[tokio::test]
+async fn a_single_provider_database_keeps_its_accounts_and_sessions_when_migrated() {
+    // The schema as the previous release left it, with two users and a live session.
+    let url = fresh_database(&required_env("TEST_DATABASE_URL"));
+    let mut conn = PgConnection::establish(&url).unwrap();
+    while let Some(next) = conn.pending_migrations(MIGRATIONS).unwrap().first() {
+        if next.name().to_string().contains("identities") {
+            break;
+        }
+        conn.run_next_migration(MIGRATIONS).unwrap();
+    }
+    let issuer = required_env("TEST_OIDC_ISSUER");
+    let (login, other) = (unique("legacy"), unique("bystander"));
+    let (user_id, other_id, sid, jti) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), "legacy-jti-0123456789");
+    for (id, subject) in [(user_id, &login), (other_id, &other)] {
+        diesel::sql_query(
+            "INSERT INTO users (id, issuer, subject, email, email_verified, name) VALUES ($1, $2, $3, $3 || '@example.test', true, 'Legacy')",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<Text, _>(&issuer)
+        .bind::<Text, _>(subject)
+        .execute(&mut conn)
+        .unwrap();
+    }
+    diesel::sql_query(
+        "INSERT INTO issued_tokens (id, user_id, jti_hash, expires_at) \
+         VALUES ($1, $2, sha256(convert_to($3, 'UTF8')), now() + interval '1 day')",
+    )
+    .bind::<SqlUuid, _>(sid)
+    .bind::<SqlUuid, _>(user_id)
+    .bind::<Text, _>(jti)
+    .execute(&mut conn)
+    .unwrap();
+
+    // The new release starts on it and migrates.
+    let app = TestApp::spawn_with(Options { database_url: Some(url), ..Default::default() }).await;
+    let rows = app.user_rows(&login);
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].id, rows[0].issuer.as_str(), rows[0].provider.as_str()), (user_id, issuer.as_str(), "google"));
+    assert_eq!(app.user_rows(&other)[0].id, other_id);
+    assert_eq!((count(&app, "users"), count(&app, "identities")), (2, 2));
+
+    // The session still refreshes, for the same account.
+    let keys = doorman::tokens::TokenKeys::from_settings(
+        &app.settings.tokens,
+        &app.settings.login.secret_key,
+        &app.settings.site.public_origin,
+    )
+    .unwrap();
+    let refresh = keys.issue_refresh(user_id, sid, jti).unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/token/refresh/"))
+        .json(&json!({ "refresh": refresh }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the old session lives on");
+    let body: Value = response.json().await.unwrap();
+    let claims = keys.verify_access(body["access"].as_str().unwrap()).unwrap();
+    assert_eq!((claims.sub, claims.sid, claims.idp.as_deref()), (user_id, Some(sid), Some("google")));
+
+    // And the person signs in to their old account.
+    let browser = app.signed_in(&login).await;
+    let chat: Value = browser.get_json("/chat").await.json().await.unwrap();
+    assert_eq!(chat["user"]["user_id"], user_id.to_string());
+    assert_eq!((count(&app, "users"), count(&app, "identities")), (2, 2));
+}
+
+#[tokio::test]
+async fn simultaneous_first_sign_ins_of_one_person_make_one_account() {
+    let key = Key::trusted();
+    let fake = FakeProvider::start(&[&key]).await;
+    let app = fake.app(vec![("DATABASE_POOL_SIZE", "10".into())]).await;
+    let mut claims = fake.claims("racer", "");
+    claims.as_object_mut().unwrap().remove("nonce");
+    let token = key.sign(&claims);
+    let http = reqwest::Client::new();
+    let attempts = (0..100).map(|_| {
+        let (http, url, token) = (http.clone(), app.url("/api/v1/auth/google/"), token.clone());
+        tokio::spawn(async move { http.post(url).json(&json!({ "token": token })).send().await.unwrap().status() })
+    });
+    for status in futures_util::future::join_all(attempts).await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(app.user_rows("racer").len(), 1);
+    assert_eq!(app.user_rows("racer")[0].subject, "racer");
+    assert_eq!((count(&app, "users"), count(&app, "identities")), (1, 1), "no orphan account");
+    assert_eq!(count(&app, "issued_tokens"), 100, "one session per sign-in");
+}
+
+#[tokio::test]
+async fn the_id_token_api_takes_each_providers_tokens_at_its_own_route_only() {
+    let key = Key::trusted();
+    let (google, corp) = (FakeProvider::start(&[&key]).await, FakeProvider::start(&[&key]).await);
+    let github = std::sync::Arc::new(crate::fake_github::FakeGitHub::start());
+    let providers = vec![
+        Extra::OidcClient {
+            id: "corp",
+            issuer: corp.issuer.clone(),
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+        },
+        Extra::GitHub(github),
+    ];
+    let provider = Some((google.issuer.clone(), CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned()));
+    let app = TestApp::spawn_with(Options { provider, providers, ..Default::default() }).await;
+    let id_token = |fake: &FakeProvider, subject: &str| {
+        let mut claims = fake.claims(subject, "");
+        claims.as_object_mut().unwrap().remove("nonce");
+        key.sign(&claims)
+    };
+    let http = reqwest::Client::new();
+    let post = |path: &str, token: String| {
+        let request = http.post(app.url(path)).json(&json!({ "token": token }));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = post("/api/v1/auth/corp/", id_token(&corp, "api-corp")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["access"].as_str().unwrap();
+    let keys = doorman::tokens::TokenKeys::from_settings(
+        &app.settings.tokens,
+        &app.settings.login.secret_key,
+        &app.settings.site.public_origin,
+    )
+    .unwrap();
+    assert_eq!(keys.verify_access(access).unwrap().idp.as_deref(), Some("corp"));
+    assert_eq!(app.user_rows("api-corp")[0].provider, "corp");
+
+    let (status, body) = post("/api/v1/auth/google/", id_token(&corp, "api-cross")).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{body}");
+    let (status, _) = post("/api/v1/auth/corp", id_token(&google, "api-cross")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "google's token at corp's route");
+    assert!(app.user_rows("api-cross").is_empty());
+    let (status, body) = post("/api/v1/auth/github/", id_token(&google, "api-gh")).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{body}");
+    let (status, body) = post("/api/v1/auth/gitlab/", id_token(&google, "api-gl")).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{body}");
+    let (status, _) = post("/api/v1/auth/google/", id_token(&google, "api-google")).await;
+    assert_eq!(status, StatusCode::OK);
+}
