@@ -185,6 +185,23 @@ impl TestApp {
         Browser::new(&self.address)
     }
 
+    /// This app's token keys, to mint and read its tokens.
+    pub fn token_keys(&self) -> doorman::tokens::TokenKeys {
+        let s = &self.settings;
+        doorman::tokens::TokenKeys::from_settings(&s.tokens, &s.login.secret_key, &s.site.public_origin).unwrap()
+    }
+
+    /// `POST /api/v1/auth/token/refresh/`: the status and the JSON body.
+    pub async fn api_refresh(&self, refresh: &str) -> (StatusCode, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(self.url("/api/v1/auth/token/refresh/"))
+            .json(&serde_json::json!({ "refresh": refresh }))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub fn db(&self) -> PgConnection {
         PgConnection::establish(&self.database_url).expect("connect to the test database")
     }

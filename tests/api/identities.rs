@@ -66,21 +66,9 @@ async fn a_single_provider_database_keeps_its_accounts_and_sessions_when_migrate
     assert_eq!((count(&app, "users"), count(&app, "identities")), (2, 2));
 
     // The session still refreshes, for the same account.
-    let keys = doorman::tokens::TokenKeys::from_settings(
-        &app.settings.tokens,
-        &app.settings.login.secret_key,
-        &app.settings.site.public_origin,
-    )
-    .unwrap();
-    let refresh = keys.issue_refresh(user_id, sid, jti).unwrap();
-    let response = reqwest::Client::new()
-        .post(app.url("/api/v1/auth/token/refresh/"))
-        .json(&json!({ "refresh": refresh }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "the old session lives on");
-    let body: Value = response.json().await.unwrap();
+    let keys = app.token_keys();
+    let (status, body) = app.api_refresh(&keys.issue_refresh(user_id, sid, jti).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "the old session lives on");
     let claims = keys.verify_access(body["access"].as_str().unwrap()).unwrap();
     assert_eq!((claims.sub, claims.sid, claims.idp.as_deref()), (user_id, Some(sid), Some("google")));
 
@@ -145,12 +133,7 @@ async fn the_id_token_api_takes_each_providers_tokens_at_its_own_route_only() {
     let (status, body) = post("/api/v1/auth/corp/", id_token(&corp, "api-corp")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let access = body["access"].as_str().unwrap();
-    let keys = doorman::tokens::TokenKeys::from_settings(
-        &app.settings.tokens,
-        &app.settings.login.secret_key,
-        &app.settings.site.public_origin,
-    )
-    .unwrap();
+    let keys = app.token_keys();
     assert_eq!(keys.verify_access(access).unwrap().idp.as_deref(), Some("corp"));
     assert_eq!(app.user_rows("api-corp")[0].provider, "corp");
 

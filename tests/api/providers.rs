@@ -292,14 +292,8 @@ async fn the_account_page_connects_and_disconnects_sign_in_methods() {
     let removed = browser.post_form(&format!("/account/identities/{github_id}/remove")).await;
     assert_eq!(removed.status(), StatusCode::SEE_OTHER);
     assert_eq!(identity_count(&app, &account), 1);
-    let refresh = other.cookie("refresh_token").unwrap();
-    let response = reqwest::Client::new()
-        .post(app.url("/api/v1/auth/token/refresh/"))
-        .json(&serde_json::json!({ "refresh": refresh }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "the GitHub session ended with its identity");
+    let (status, _) = app.api_refresh(&other.cookie("refresh_token").unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the GitHub session ended with its identity");
     let last = browser.post_form(&format!("/account/identities/{google_id}/remove")).await;
     assert_eq!(last.status(), StatusCode::CONFLICT);
     assert!(last.text().await.unwrap().contains("last way to sign in"));

@@ -3,7 +3,6 @@
 //! session lifetime and the sign-in policy re-checked at every refresh.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
 
 use crate::helpers::{set_cookies, unique, Options, TestApp};
 use crate::sessions::{api_refresh, short_lived_app, wait_for_access_expiry};
@@ -122,16 +121,6 @@ async fn a_token_displaced_by_a_recovery_is_theft() {
     assert_eq!(api_refresh(&app, &first).await, StatusCode::UNAUTHORIZED, "and the session is over");
 }
 
-async fn api_rotate(app: &TestApp, refresh: &str) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(app.url("/api/v1/auth/token/refresh/"))
-        .json(&json!({ "refresh": refresh }))
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed() {
     let app = TestApp::spawn().await;
@@ -142,7 +131,7 @@ async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed()
     diesel::sql_query("UPDATE issued_tokens SET created_at = now() - interval '89 days'")
         .execute(&mut app.db())
         .unwrap();
-    let (status, body) = api_rotate(&app, &refresh).await;
+    let (status, body) = app.api_refresh(&refresh).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     refresh = body["refresh"].as_str().unwrap().to_owned();
     // The rotation did not push the end past sign-in + 90 days.
@@ -157,7 +146,7 @@ async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed()
     diesel::sql_query("UPDATE issued_tokens SET created_at = now() - interval '91 days'")
         .execute(&mut app.db())
         .unwrap();
-    let (status, body) = api_rotate(&app, &refresh).await;
+    let (status, body) = app.api_refresh(&refresh).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{body}");
 }
 
@@ -185,9 +174,9 @@ async fn a_refresh_re_runs_the_sign_in_policy_against_the_stored_user() {
         ..Default::default()
     })
     .await;
-    let (status, body) = api_rotate(&tightened, &refresh).await;
+    let (status, body) = tightened.api_refresh(&refresh).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("account_not_allowed")), "{body}");
     // The session is over everywhere: the first instance refuses the token too.
-    let (status, _) = api_rotate(&open, &refresh).await;
+    let (status, _) = open.api_refresh(&refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
