@@ -105,7 +105,8 @@ w(f"Machine: **{meta.get('cores')} cores**, {meta.get('cpu')}, {meta.get('memory
   "Load generators, provider, PostgreSQL and servers all share these cores.")
 w("")
 w(f"App: release build, actix default workers (one per core), RUST_LOG={meta.get('rust_log')} "
-  "(info writes one log line per request, to a file here), COOKIE_SECURE=false, plain HTTP on 127.0.0.1.")
+  "(info writes one log line per request, to a file here), COOKIE_SECURE=false, plain HTTP on 127.0.0.1; "
+  f"sign-in providers configured: {meta.get('providers', '1')}.")
 w("")
 
 w("## Targets")
