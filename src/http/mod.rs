@@ -19,3 +19,4 @@ pub use client_ip::client_ip;
 pub use device::{device, user_agent};
 pub use edge::edge;
 pub use same_origin::SameOrigin;
+pub use security_headers::page_policy_with_form_targets;

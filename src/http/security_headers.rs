@@ -28,6 +28,19 @@ static OTHER: [(HeaderName, HeaderValue); 4] = [
     (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
 ];
 
+/// The page policy for a page whose forms lead (through our 303) to these other origins too:
+/// browsers apply `form-action` to the redirects a form submission follows.
+pub fn page_policy_with_form_targets(origins: &[String]) -> String {
+    let targets: String = origins.iter().filter(|o| is_origin(o)).map(|o| format!(" {o}")).collect();
+    PAGE_POLICY.replacen("form-action 'self'", &format!("form-action 'self'{targets}"), 1)
+}
+
+/// Only a plain `scheme://host[:port]` goes into the policy (a provider URL with a `;` must
+/// not add directives of its own).
+fn is_origin(origin: &str) -> bool {
+    url::Url::parse(origin).is_ok_and(|u| u.origin().ascii_serialization() == origin)
+}
+
 pub fn add(headers: &mut HeaderMap) {
     let html = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let set: &[(HeaderName, HeaderValue)] = if html { &PAGE } else { &OTHER };
@@ -41,6 +54,17 @@ pub fn add(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_targets_are_added_as_origins_only() {
+        let policy = page_policy_with_form_targets(&[
+            "https://github.com".to_owned(),
+            "https://evil.example; script-src *".to_owned(),
+            "http://127.0.0.1:9000".to_owned(),
+        ]);
+        assert!(policy.contains("form-action 'self' https://github.com http://127.0.0.1:9000;"), "{policy}");
+        assert!(!policy.contains("script-src"), "{policy}");
+    }
 
     fn with_type(content_type: Option<&'static str>) -> HeaderMap {
         let mut headers = HeaderMap::new();

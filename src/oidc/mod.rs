@@ -179,6 +179,12 @@ impl OidcClient {
         Ok(AuthorizationRequest { url, secrets })
     }
 
+    /// The origin of the provider's authorization endpoint (discovery is fetched if need be).
+    pub async fn authorization_origin(&self) -> Option<String> {
+        let discovered = self.cache.get().await.ok()?;
+        Some(discovered.metadata.authorization_endpoint().url().origin().ascii_serialization())
+    }
+
     /// Checks the `iss` of an authorization response (RFC 9207). Required when the provider
     /// says it sends one; compared whenever present.
     pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), OidcError> {

@@ -189,6 +189,10 @@ impl SignInProvider for GitHub {
         self.finish(code, secrets).boxed()
     }
 
+    fn authorization_origin(&self) -> BoxFuture<'_, Option<String>> {
+        futures_util::future::ready(Some(self.client.auth_uri().url().origin().ascii_serialization())).boxed()
+    }
+
     fn openid(&self) -> Option<&OidcClient> {
         None
     }

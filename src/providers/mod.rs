@@ -27,6 +27,9 @@ pub trait SignInProvider: Send + Sync {
         secrets: &'a LoginSecrets,
     ) -> BoxFuture<'a, Result<Identity, OidcError>>;
 
+    /// The origin of the authorization endpoint (where a sign-in sends the browser), if known.
+    fn authorization_origin(&self) -> BoxFuture<'_, Option<String>>;
+
     /// The OpenID client, for ID tokens that apps post to the API; `None` for kinds without
     /// ID tokens.
     fn openid(&self) -> Option<&OidcClient> {

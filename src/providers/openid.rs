@@ -30,6 +30,10 @@ impl SignInProvider for OidcClient {
         OidcClient::finish_login(self, code, secrets).boxed()
     }
 
+    fn authorization_origin(&self) -> BoxFuture<'_, Option<String>> {
+        OidcClient::authorization_origin(self).boxed()
+    }
+
     fn openid(&self) -> Option<&OidcClient> {
         Some(self)
     }

@@ -1,5 +1,6 @@
 //! `/account`: the sign-in methods of the signed-in account, with *Connect* and *Disconnect*.
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::AuthenticatedUser;
 use crate::db::identities::IdentityRow;
 use crate::error::AppError;
-use crate::http::SameOrigin;
+use crate::http::{page_policy_with_form_targets, SameOrigin};
 use crate::login_cookie::LoginCookie;
 use crate::services::accounts::{self, DisconnectError};
 use crate::state::AppState;
@@ -38,12 +39,20 @@ pub async fn show(user: AuthenticatedUser, state: web::Data<AppState>) -> Result
             }
         })
         .collect();
-    let available = providers
+    let unconnected: Vec<_> = providers.iter().filter(|p| !rows.iter().any(|row| row.issuer == p.issuer)).collect();
+    // A *Connect* form's 303 leads to the provider, which `form-action` must allow.
+    let origins = futures_util::future::join_all(unconnected.iter().map(|p| p.client.authorization_origin())).await;
+    let origins: Vec<String> = origins.into_iter().flatten().collect();
+    let available = unconnected
         .iter()
-        .filter(|p| !rows.iter().any(|row| row.issuer == p.issuer))
         .map(|p| ProviderButton { id: p.id().to_string(), name: p.settings.name.clone(), login_url: String::new() })
         .collect();
-    super::html(AccountPage { name: user.display_name(), can_disconnect: rows.len() > 1, connected, available })
+    let mut page =
+        super::html(AccountPage { name: user.display_name(), can_disconnect: rows.len() > 1, connected, available })?;
+    if let Ok(policy) = HeaderValue::from_str(&page_policy_with_form_targets(&origins)) {
+        page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    Ok(page)
 }
 
 /// `POST /account/connect/{id}`: off to provider `id`; its callback connects the identity to

@@ -216,7 +216,7 @@ describe('several sign-in providers in a real browser', () => {
     'a Google user connects Corp SSO from /account, then disconnects it again; the last method stays',
     OPTIONS,
     async (t) => {
-      const { context, page } = await freshPageWithScreenshot(t, 'providers-connect');
+      const { context, page, consoleErrors } = await freshPageWithScreenshot(t, 'providers-connect');
       const googleLogin = uniqueLogin();
       // Another person's email at Corp SSO: email linking plays no part in connecting.
       const corpLogin = uniqueLogin();
@@ -235,6 +235,16 @@ describe('several sign-in providers in a real browser', () => {
       const connect = page.getByRole('button', { name: 'Connect Corp SSO' });
       assert.ok(await connect.isVisible(), 'a "Connect Corp SSO" button');
       await connect.click();
+      // The form posts to the app, which answers 303 to the provider: the page's CSP form-action
+      // must let that redirect through (browsers apply it to a form's redirects too).
+      await page.waitForURL((url) => url.origin !== ORIGIN).catch(() => {});
+      const cspErrors = consoleErrors.filter((e) => /content security policy/i.test(e));
+      assert.notEqual(
+        new URL(page.url()).origin,
+        ORIGIN,
+        `"Connect Corp SSO" should take the browser to the provider, but it is still at ${page.url()}` +
+          (cspErrors.length ? `; the browser says: ${cspErrors.join(' | ')}` : ''),
+      );
       await signInAtProviderAs(page, corpLogin);
       await page.waitForURL(at('/account'));
       await page.getByRole('heading', { name: 'Sign-in methods' }).waitFor({ state: 'visible' });
