@@ -2,7 +2,7 @@
 //!
 //! Layers, each importing only those below it (checked by `tests/layers.rs`):
 //! `startup` → `routes` → `auth`, `http`, `login_cookie` → `state`, `services` → `error`,
-//! `cookies`, `templates` → `providers` → `oidc`, `db`, `tokens` → `config`, `next_path`, `schema`,
+//! `cookies`, `templates` → `providers`, `revocation` → `oidc`, `db`, `tokens` → `config`, `next_path`, `schema`,
 //! `logging`.
 
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod login_cookie;
 pub mod next_path;
 pub mod oidc;
 pub mod providers;
+pub mod revocation;
 pub mod routes;
 pub mod schema;
 pub mod services;

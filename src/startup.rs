@@ -17,6 +17,7 @@ use crate::http::edge;
 use crate::http::rate_limit::RateLimit;
 use crate::login_cookie::LoginCookieConfig;
 use crate::providers::Providers;
+use crate::revocation::RevokedSessions;
 use crate::routes;
 use crate::state::AppState;
 use crate::tokens::TokenKeys;
@@ -73,8 +74,13 @@ impl Application {
         });
         futures_util::future::join_all(warming).await;
 
+        let t = &settings.tokens;
+        let revoked = RevokedSessions::new(t.access_ttl + t.leeway, t.revocation_poll);
+        revoked.poll(&pool).await.map_err(|e| StartupError(format!("DATABASE_URL: {}", chain(&e))))?;
+
         spawn_state_cleanup(pool.clone(), settings.login.timeout);
-        let state = web::Data::new(AppState { settings, pool, tokens, providers });
+        let state = web::Data::new(AppState { settings, pool, tokens, providers, revoked });
+        spawn_revocation_polling(state.clone());
         spawn_provider_refresh(state.clone());
         let server = server(state, listener)?;
         Ok(Application { port, server })
@@ -139,6 +145,32 @@ fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {
             tick.tick().await;
             if let Err(e) = db::run(&pool, move |conn| login_states::forget_older_than(conn, max_age)).await {
                 log::warn!("cleaning up consumed login states failed: {}", chain(&e));
+            }
+        }
+    });
+}
+
+/// Asks PostgreSQL for newly ended sessions every REVOCATION_POLL_SECONDS. A failed poll is
+/// logged once per outage and tried again at the next tick; `RevokedSessions` fails safe when
+/// they keep failing.
+fn spawn_revocation_polling(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.revoked.poll_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            match state.revoked.poll(&state.pool).await {
+                Ok(_) if failing => {
+                    log::info!("revocation polling works again");
+                    failing = false;
+                }
+                Ok(_) => {}
+                Err(e) if !failing => {
+                    log::warn!("polling for ended sessions failed (retrying every tick): {}", chain(&e));
+                    failing = true;
+                }
+                Err(_) => {}
             }
         }
     });

@@ -3,6 +3,7 @@
 use crate::config::Settings;
 use crate::db::PgPool;
 use crate::providers::Providers;
+use crate::revocation::RevokedSessions;
 use crate::tokens::TokenKeys;
 
 /// One `web::Data<AppState>` instead of one per dependency: handlers take one extractor for
@@ -12,4 +13,6 @@ pub struct AppState {
     pub pool: PgPool,
     pub tokens: TokenKeys,
     pub providers: Providers,
+    /// The sessions ended lately, refused by the guard.
+    pub revoked: RevokedSessions,
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["config", "next_path", "schema", "logging"],
     &["oidc", "db", "tokens"],
-    &["providers"],
+    &["providers", "revocation"],
     &["error", "cookies", "templates"],
     &["services", "state"],
     &["auth", "http", "login_cookie"],

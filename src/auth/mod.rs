@@ -75,11 +75,29 @@ enum FirstLook<'r> {
     Renew { refresh: &'r str, access_error: Option<TokenError> },
 }
 
+/// A verified access token's claims, unless its session has been ended (on any instance, as
+/// far as the last revocation poll knows) or revocations cannot be known right now.
+fn live(claims: AccessClaims, state: &AppState) -> Result<AuthenticatedUser, AuthFailure> {
+    if let Some(sid) = &claims.sid {
+        if state.revoked.is_stale() {
+            return Err(AuthFailure::Unavailable(AppError::Unavailable {
+                message: "whether your session is still valid cannot be checked right now; please try again shortly",
+                cause: "no successful revocation poll for too long (database unreachable)".into(),
+            }));
+        }
+        if state.revoked.is_revoked(sid) {
+            return Err(AuthFailure::Token(TokenError::Invalid));
+        }
+    }
+    Ok(claims.into())
+}
+
 fn first_look<'r>(req: &'r HttpRequest, state: &AppState) -> FirstLook<'r> {
     let keys = &state.tokens;
     if let Some(token) = bearer(req) {
         // API clients refresh through the API; no cookies are involved.
-        return FirstLook::Settled(keys.verify_access(token).map(|c| Some(c.into())).map_err(AuthFailure::Token));
+        let user = keys.verify_access(token).map_err(AuthFailure::Token).and_then(|c| live(c, state));
+        return FirstLook::Settled(user.map(Some));
     }
     let names = cookies::names(state.settings.cookies);
     let (access, refresh) = cookies::credentials(req, names);
@@ -90,10 +108,13 @@ fn first_look<'r>(req: &'r HttpRequest, state: &AppState) -> FirstLook<'r> {
         return FirstLook::Settled(Ok(None));
     }
     let access_error = match access {
-        Presented::Once(token) => match keys.verify_access(token) {
-            Ok(claims) => return FirstLook::Settled(Ok(Some(claims.into()))),
-            Err(e) => Some(e),
-        },
+        Presented::Once(token) => {
+            match keys.verify_access(token).map_err(AuthFailure::Token).and_then(|c| live(c, state)) {
+                Ok(user) => return FirstLook::Settled(Ok(Some(user))),
+                Err(AuthFailure::Token(e)) => Some(e),
+                Err(unavailable) => return FirstLook::Settled(Err(unavailable)),
+            }
+        }
         Presented::Absent | Presented::Shadowed => None,
     };
     match refresh {

@@ -27,6 +27,7 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
         ("DATABASE_POOL_SIZE", s.database.pool_size == 0),
         ("HTTP_TIMEOUT_SECONDS", s.providers[0].http_timeout.is_zero()),
         ("SESSION_MAX_LIFETIME_SECONDS", s.tokens.session_max_lifetime.is_zero()),
+        ("REVOCATION_POLL_SECONDS", s.tokens.revocation_poll.is_zero()),
     ] {
         if zero {
             return Err(problem(var, "must be greater than 0"));

@@ -85,6 +85,8 @@ pub struct TokenSettings {
     pub audience: Option<String>,
     /// SESSION_MAX_LIFETIME_SECONDS: a session ends this long after its sign-in.
     pub session_max_lifetime: Duration,
+    /// REVOCATION_POLL_SECONDS: how soon a session ended elsewhere is refused here.
+    pub revocation_poll: Duration,
     pub private_key_file: Option<PathBuf>,
     pub key_id: Option<String>,
     pub previous_jwks_file: Option<PathBuf>,
@@ -157,6 +159,7 @@ impl Settings {
                 leeway: r.seconds("TOKEN_LEEWAY_SECONDS", 5, 300)?,
                 audience: r.optional("ACCESS_TOKEN_AUDIENCE"),
                 session_max_lifetime: r.seconds("SESSION_MAX_LIFETIME_SECONDS", 90 * DAY, 3650 * DAY)?,
+                revocation_poll: r.seconds("REVOCATION_POLL_SECONDS", 5, 300)?,
                 private_key_file: r.optional("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
                 key_id: r.optional("JWT_KEY_ID"),
                 previous_jwks_file: r.optional("JWT_PREVIOUS_JWKS_FILE").map(PathBuf::from),

@@ -192,11 +192,32 @@ pub fn revoke(conn: &mut PgConnection, user_id: Uuid, sid: Uuid, reason: &str) -
     Ok(n == 1)
 }
 
-/// Revokes every live session of the user but `keep`; returns how many.
-pub fn revoke_others(conn: &mut PgConnection, user_id: Uuid, keep: Option<Uuid>, reason: &str) -> QueryResult<usize> {
+/// Revokes every live session of the user but `keep`; returns their ids.
+pub fn revoke_others(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+) -> QueryResult<Vec<Uuid>> {
     let keep = keep.unwrap_or(Uuid::nil());
     let others = sessions::table.filter(sessions::user_id.eq(user_id).and(sessions::id.ne(keep)));
-    diesel::update(others.filter(sessions::revoked_at.is_null())).set(revocation(reason)).execute(conn)
+    diesel::update(others.filter(sessions::revoked_at.is_null()))
+        .set(revocation(reason))
+        .returning(sessions::id)
+        .get_results(conn)
+}
+
+/// The sessions ended at or after `since` (by `revoked_at`), with when.
+pub fn revoked_since(conn: &mut PgConnection, since: DateTime<Utc>) -> QueryResult<Vec<(Uuid, DateTime<Utc>)>> {
+    sessions::table
+        .filter(sessions::revoked_at.ge(since))
+        .select((sessions::id, sessions::revoked_at.assume_not_null()))
+        .load(conn)
+}
+
+/// The database's clock, which every instance shares.
+pub fn database_now(conn: &mut PgConnection) -> QueryResult<DateTime<Utc>> {
+    diesel::select(sql::<Timestamptz>("now()")).get_result(conn)
 }
 
 /// The user's live sessions, most recently used first.

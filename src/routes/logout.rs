@@ -34,7 +34,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     let names = cookies::names(state.settings.cookies);
     if let Some((user_id, sid)) = presented_session(&req, &state.tokens, names) {
-        devices::end(&state.pool, user_id, sid, Ending::LoggedOut).await?;
+        devices::end(&state, user_id, sid, Ending::LoggedOut).await?;
     }
     login.clear();
     Ok(super::signed_out_home(state.settings.cookies))

@@ -41,7 +41,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let sid = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
-    if !devices::end(&state.pool, user.id, sid, Ending::RevokedByUser).await? {
+    if !devices::end(&state, user.id, sid, Ending::RevokedByUser).await? {
         return Err(AppError::NotFound);
     }
     if Some(sid) == user.sid {
@@ -56,6 +56,6 @@ pub async fn revoke_others(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    devices::end_others(&state.pool, user.id, user.sid).await?;
+    devices::end_others(&state, user.id, user.sid).await?;
     Ok(super::see_other("/sessions").finish())
 }

@@ -1,10 +1,12 @@
 //! The sessions a user has open, one per signed-in browser or app: listing and ending them.
+//! Ending one is recorded in PostgreSQL and in this instance's `RevokedSessions`.
 
 use uuid::Uuid;
 
 use crate::db::issued_tokens::{self, SessionRow};
 use crate::db::{self, PgPool};
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// Why a session ended, as stored with it.
 #[derive(Debug, Clone, Copy)]
@@ -27,16 +29,24 @@ pub async fn active(pool: &PgPool, user_id: Uuid) -> Result<Vec<SessionRow>, App
     Ok(db::run(pool, move |conn| issued_tokens::active(conn, user_id)).await?)
 }
 
-/// Ends one of the user's sessions; false when it is not theirs or already ended.
-pub async fn end(pool: &PgPool, user_id: Uuid, sid: Uuid, why: Ending) -> Result<bool, AppError> {
-    Ok(db::run(pool, move |conn| issued_tokens::revoke(conn, user_id, sid, why.reason())).await?)
+/// Ends one of the user's sessions (refused on this instance at once, on the others within
+/// REVOCATION_POLL_SECONDS); false when it is not theirs or already ended.
+pub async fn end(state: &AppState, user_id: Uuid, sid: Uuid, why: Ending) -> Result<bool, AppError> {
+    let ended = db::run(&state.pool, move |conn| issued_tokens::revoke(conn, user_id, sid, why.reason())).await?;
+    if ended {
+        state.revoked.add([sid]);
+    }
+    Ok(ended)
 }
 
 /// Ends every session of the user but `keep` (this one); returns how many.
-pub async fn end_others(pool: &PgPool, user_id: Uuid, keep: Option<Uuid>) -> Result<usize, AppError> {
-    let revoked =
-        db::run(pool, move |conn| issued_tokens::revoke_others(conn, user_id, keep, Ending::RevokedByUser.reason()))
-            .await?;
-    log::info!("user {user_id} revoked {revoked} other session(s)");
-    Ok(revoked)
+pub async fn end_others(state: &AppState, user_id: Uuid, keep: Option<Uuid>) -> Result<usize, AppError> {
+    let revoked = db::run(&state.pool, move |conn| {
+        issued_tokens::revoke_others(conn, user_id, keep, Ending::RevokedByUser.reason())
+    })
+    .await?;
+    log::info!("user {user_id} revoked {} other session(s)", revoked.len());
+    let count = revoked.len();
+    state.revoked.add(revoked);
+    Ok(count)
 }

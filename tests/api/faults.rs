@@ -56,7 +56,9 @@ fn unsafe_is_root() -> bool {
 #[tokio::test]
 async fn a_database_outage_gives_503s_in_bounded_time_and_the_app_recovers() {
     let cluster = FaultCluster::from_env();
-    let app = TestApp::spawn_on_database(&cluster.admin_url(), Options::default()).await;
+    // Revocations are polled every 2 s: unknown (fail safe) 12 s into the outage.
+    let options = Options { env: vec![("REVOCATION_POLL_SECONDS", "2".into())], ..Default::default() };
+    let app = TestApp::spawn_on_database(&cluster.admin_url(), options).await;
     let browser = app.signed_in(&unique("outage")).await;
     assert_eq!(browser.get("/sessions").await.status(), StatusCode::OK);
 
@@ -77,6 +79,21 @@ async fn a_database_outage_gives_503s_in_bounded_time_and_the_app_recovers() {
     let failed = other.get(callback.as_str()).await;
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(!crate::helpers::set_cookies(&failed).contains_key("access_token"));
+    // Once revocations have been unknown for six poll intervals, sessions are refused (503)
+    // rather than trusted: a session ended elsewhere just before the outage cannot be told apart.
+    let deadline = started + Duration::from_secs(30);
+    loop {
+        let chat = browser.get_json("/chat").await;
+        if chat.status() == StatusCode::SERVICE_UNAVAILABLE {
+            let body: serde_json::Value = chat.json().await.unwrap();
+            assert!(body["detail"].as_str().unwrap().contains("cannot be checked"), "{body}");
+            break;
+        }
+        assert_eq!(chat.status(), StatusCode::OK);
+        assert!(Instant::now() < deadline, "sessions still trusted 30 s into the outage");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_secs(8), "not before the staleness limit: {:?}", started.elapsed());
 
     cluster.start();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -85,6 +102,11 @@ async fn a_database_outage_gives_503s_in_bounded_time_and_the_app_recovers() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(browser.get("/sessions").await.status(), StatusCode::OK, "recovered by itself");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser.get_json("/chat").await.status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "sessions not trusted again after the database came back");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     assert_eq!(app.signed_in(&unique("after")).await.get("/chat").await.status(), StatusCode::OK);
 }
 

@@ -185,6 +185,18 @@ impl TestApp {
         Browser::new(&self.address)
     }
 
+    /// Another instance of this app: same database, same keys, same public origin.
+    pub async fn second_instance(&self, env: Vec<(&'static str, String)>) -> TestApp {
+        let mut all = vec![
+            ("JWT_SECRET_KEY", self.jwt_secret.clone()),
+            ("SECRET_KEY", self.session_secret.clone()),
+            ("REDIRECT_URL", format!("{}/auth", self.address)),
+        ];
+        all.extend(env);
+        TestApp::spawn_with(Options { database_url: Some(self.database_url.clone()), env: all, ..Default::default() })
+            .await
+    }
+
     /// This app's token keys, to mint and read its tokens.
     pub fn token_keys(&self) -> doorman::tokens::TokenKeys {
         let s = &self.settings;

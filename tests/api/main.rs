@@ -18,6 +18,7 @@ mod login;
 mod provider_keys;
 mod providers;
 mod rejections;
+mod revocation;
 mod rotation;
 mod sessions;
 mod startup;

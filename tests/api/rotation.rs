@@ -163,17 +163,7 @@ async fn a_refresh_re_runs_the_sign_in_policy_against_the_stored_user() {
     let refresh = browser.cookie("refresh_token").unwrap();
     // A second instance on the same database, after ALLOWED_EMAIL_DOMAINS was tightened (the
     // provider's accounts are @example.test). Same keys, so it accepts the first one's tokens.
-    let tightened = TestApp::spawn_with(Options {
-        database_url: Some(open.database_url.clone()),
-        env: vec![
-            ("ALLOWED_EMAIL_DOMAINS", "corp.example".into()),
-            ("JWT_SECRET_KEY", open.jwt_secret.clone()),
-            ("SECRET_KEY", open.session_secret.clone()),
-            ("REDIRECT_URL", format!("{}/auth", open.address)),
-        ],
-        ..Default::default()
-    })
-    .await;
+    let tightened = open.second_instance(vec![("ALLOWED_EMAIL_DOMAINS", "corp.example".into())]).await;
     let (status, body) = tightened.api_refresh(&refresh).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("account_not_allowed")), "{body}");
     // The session is over everywhere: the first instance refuses the token too.

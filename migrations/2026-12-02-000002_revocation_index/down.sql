@@ -1,0 +1,1 @@
+DROP INDEX issued_tokens_revoked_at_idx;
