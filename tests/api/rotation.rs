@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{set_cookies, unique, Options, TestApp};
+use crate::helpers::{set_cookies, unique, TestApp};
 use crate::sessions::{api_refresh, short_lived_app, wait_for_access_expiry};
 
 pub(crate) const TAB_BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) Tabs/1.0";
