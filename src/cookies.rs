@@ -48,13 +48,18 @@ pub fn names(settings: CookieSettings) -> Names {
 /// redirect), Path=/, Max-Age = the token's lifetime. The refresh cookie needs Path=/ too: any
 /// guarded page may have to renew an expired access token in place.
 fn build(name: &'static str, value: String, lifetime: Duration, settings: CookieSettings) -> Cookie<'static> {
-    Cookie::build(name, value)
+    let mut cookie = Cookie::build(name, value)
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
         .secure(settings.secure || name.starts_with(HOST_PREFIX))
         .max_age(CookieDuration::seconds(lifetime.as_secs() as i64))
-        .finish()
+        .finish();
+    // COOKIE_DOMAIN: one login for sibling subdomains (the forward-auth gateway).
+    if let Some(domain) = settings.domain {
+        cookie.set_domain(domain);
+    }
+    cookie
 }
 
 /// The cookies for freshly issued tokens; no refresh cookie when there is no new refresh token
@@ -195,7 +200,7 @@ mod tests {
 
     #[test]
     fn shadowing_copies_are_cleared_along_the_path() {
-        let settings = CookieSettings { secure: true, host_prefix: false };
+        let settings = CookieSettings { secure: true, host_prefix: false, domain: None };
         let req = TestRequest::with_uri("/app/chat/").to_http_request();
         let cleared: Vec<(String, String)> = clear_shadowed(&req, settings)
             .iter()
@@ -211,10 +216,18 @@ mod tests {
 
     #[test]
     fn host_prefixed_names_are_always_secure() {
-        let settings = CookieSettings { secure: false, host_prefix: true };
+        let settings = CookieSettings { secure: false, host_prefix: true, domain: None };
         let names = names(settings);
         assert_eq!(names.access, "__Host-access_token");
         let cookie = build(names.access, "x".into(), Duration::from_secs(60), settings);
         assert_eq!((cookie.secure(), cookie.path(), cookie.domain()), (Some(true), Some("/"), None));
+    }
+
+    #[test]
+    fn cookie_domain_goes_on_the_credential_cookies_and_their_removals() {
+        let settings = CookieSettings { secure: true, host_prefix: false, domain: Some("example.com") };
+        let cookie = build(ACCESS_COOKIE, "x".into(), Duration::from_secs(60), settings);
+        assert_eq!(cookie.domain(), Some("example.com"));
+        assert!(clear_all(settings).iter().all(|c| c.domain() == Some("example.com")));
     }
 }

@@ -1,11 +1,13 @@
-//! `NextPath`: where to send a browser after login, limited to paths on this origin.
+//! `NextPath`: where to send a browser after login: a path on this origin, or an absolute URL
+//! on a host ALLOWED_REDIRECT_HOSTS names (`AllowedHosts`).
 
 use url::Url;
 
 const MAX_LEN: usize = 2048;
 const PLACEHOLDER_ORIGIN: &str = "http://next-path.invalid";
 
-/// A same-origin path (with optional query) that is safe to put in a `Location` header.
+/// A same-origin path (with optional query), or an absolute http(s) URL on an allowed host,
+/// that is safe to put in a `Location` header.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NextPath(String);
 
@@ -43,8 +45,90 @@ impl NextPath {
         Some(NextPath(path))
     }
 
+    /// A same-origin path as `parse` takes it, or an absolute URL whose host `allowed` names:
+    /// http or https only, no userinfo, none of the characters browsers strip or reinterpret.
+    pub fn parse_with(raw: &str, allowed: &AllowedHosts) -> Option<Self> {
+        if raw.starts_with('/') {
+            return Self::parse(raw);
+        }
+        if allowed.is_empty() || raw.len() > MAX_LEN {
+            return None;
+        }
+        if raw.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        let url = Url::parse(raw).ok()?;
+        if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        // The raw text must say `scheme://` itself: `https:evil.example` parses as a URL too.
+        if !raw.to_ascii_lowercase().starts_with(&format!("{}://", url.scheme())) {
+            return None;
+        }
+        let host = match url.host()? {
+            url::Host::Domain(d) => d.to_owned(),
+            // IP addresses only when listed exactly.
+            other => other.to_string(),
+        };
+        if !allowed.allows(&host) {
+            return None;
+        }
+        let mut out = url;
+        out.set_fragment(None);
+        let text = out.to_string();
+        (text.len() <= MAX_LEN).then_some(NextPath(text))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// ALLOWED_REDIRECT_HOSTS: exact hosts (`app.example.com`) or domain suffixes (`.example.com`,
+/// which allows `example.com` itself and every name below it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedHosts(Vec<HostRule>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostRule {
+    Exact(String),
+    Suffix(String),
+}
+
+impl AllowedHosts {
+    /// Parses the comma-separated list; `Err` names the entry that is not a host name.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (suffix, name) = match entry.strip_prefix('.') {
+                Some(rest) => (true, rest),
+                None => (false, entry),
+            };
+            // The URL parser normalises (lower case, IDNA) as it does for the URLs to check.
+            let host = Url::parse(&format!("http://{name}/"))
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .filter(|h| h.starts_with('[') || (!h.is_empty() && !name.contains(['/', '@', ':', '?', '#'])));
+            let Some(host) = host else { return Err(format!("{entry:?} is not a host name")) };
+            let ip = host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok();
+            if suffix && (ip || (!host.contains('.') && host != "localhost")) {
+                return Err(format!("{entry:?}: a suffix must be a domain name like .example.com"));
+            }
+            rules.push(if suffix { HostRule::Suffix(host) } else { HostRule::Exact(host) });
+        }
+        Ok(AllowedHosts(rules))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `host` as the URL parser normalised it.
+    pub fn allows(&self, host: &str) -> bool {
+        self.0.iter().any(|rule| match rule {
+            HostRule::Exact(h) => h == host,
+            HostRule::Suffix(d) => host == d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')),
+        })
     }
 }
 
@@ -56,7 +140,7 @@ impl std::fmt::Display for NextPath {
 
 #[cfg(test)]
 mod tests {
-    use super::NextPath;
+    use super::{AllowedHosts, NextPath};
 
     #[test]
     fn accepts_local_paths() {
@@ -101,6 +185,51 @@ mod tests {
             ("/a/./b/../c", "/a/c"),
         ] {
             assert_eq!(NextPath::parse(raw).as_ref().map(NextPath::as_str), Some(local), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn absolute_urls_only_on_allowed_hosts() {
+        let allowed = AllowedHosts::parse("app.example.com, .apps.example.org, 127.0.0.1").unwrap();
+        for (raw, expected) in [
+            ("https://app.example.com/x?y=1#frag", Some("https://app.example.com/x?y=1")),
+            ("http://APP.example.com:8443/", Some("http://app.example.com:8443/")),
+            ("https://apps.example.org/", Some("https://apps.example.org/")),
+            ("https://a.b.apps.example.org/p", Some("https://a.b.apps.example.org/p")),
+            ("http://127.0.0.1:9000/", Some("http://127.0.0.1:9000/")),
+            ("/local", Some("/local")),
+        ] {
+            assert_eq!(NextPath::parse_with(raw, &allowed).as_ref().map(NextPath::as_str), expected, "{raw}");
+        }
+        for bad in [
+            "https://evil.example/",
+            "https://app.example.com.evil.example/",
+            "https://evilapps.example.org/",
+            "https://app.example.com@evil.example/",
+            "https://user:pw@app.example.com/",
+            "ftp://app.example.com/",
+            "javascript://app.example.com/%0aalert(1)",
+            "https:app.example.com/",
+            "https:/app.example.com/",
+            "https://app.example.com\\@evil.example/",
+            "https://app.example.com\t/",
+            " https://app.example.com/",
+            "//app.example.com/",
+            "https://[::1]/",
+        ] {
+            assert_eq!(NextPath::parse_with(bad, &allowed), None, "{bad:?} must be refused");
+        }
+        // What the parser decodes is what the browser is sent to: the allowed host itself.
+        let decoded = NextPath::parse_with("https://app%2eexample.com/", &allowed);
+        assert_eq!(decoded.as_ref().map(NextPath::as_str), Some("https://app.example.com/"));
+        // Without ALLOWED_REDIRECT_HOSTS, only paths.
+        assert_eq!(NextPath::parse_with("https://app.example.com/", &AllowedHosts::default()), None);
+    }
+
+    #[test]
+    fn allowed_hosts_are_host_names() {
+        for bad in ["https://x.example", "a/b", "user@x.example", ".com", ".127.0.0.1", "x.example:80"] {
+            assert!(AllowedHosts::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -113,6 +113,7 @@ fn world() -> &'static World {
             name: Some("Ada Lövelace \"<x>\"".into()),
             picture: Some("https://img.example.test/a.png".into()),
             idp: Some("corp".into()),
+            email_verified: true,
         };
         let mut genuine = Vec::new();
         let mut add = |key_set: usize, kind: Kind, token: String| {

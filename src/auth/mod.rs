@@ -15,6 +15,8 @@ use crate::services::refresh;
 use crate::state::AppState;
 use crate::tokens::{AccessClaims, Profile, TokenError};
 
+pub mod rules;
+
 /// A request carrying a valid access token (or a browser session just renewed).
 #[derive(Debug, Clone)]
 pub struct AuthenticatedUser {
@@ -26,12 +28,13 @@ pub struct AuthenticatedUser {
     pub picture: Option<String>,
     /// The provider id the session signed in with.
     pub idp: Option<String>,
+    pub email_verified: bool,
 }
 
 impl AuthenticatedUser {
     fn new(id: Uuid, sid: Option<Uuid>, profile: Profile) -> Self {
-        let Profile { email, name, picture, idp } = profile;
-        AuthenticatedUser { id, sid, email, name, picture, idp }
+        let Profile { email, name, picture, idp, email_verified } = profile;
+        AuthenticatedUser { id, sid, email, name, picture, idp, email_verified }
     }
 
     /// What to call the user on a page.
@@ -42,7 +45,9 @@ impl AuthenticatedUser {
 
 impl From<AccessClaims> for AuthenticatedUser {
     fn from(c: AccessClaims) -> Self {
-        Self::new(c.sub, c.sid, Profile { email: c.email, name: c.name, picture: c.picture, idp: c.idp })
+        let profile =
+            Profile { email: c.email, name: c.name, picture: c.picture, idp: c.idp, email_verified: c.email_verified };
+        Self::new(c.sub, c.sid, profile)
     }
 }
 
@@ -170,6 +175,46 @@ fn extract<T: 'static>(req: &HttpRequest, decide: fn(&HttpRequest, Outcome) -> R
                 let outcome = renew(&req, &state, &refresh, access_error).await;
                 decide(&req, outcome)
             }))
+        }
+    }
+}
+
+/// What authenticating a request found, for the gateway routes that answer a proxy instead of
+/// using an extractor.
+pub enum Found {
+    /// A valid access token.
+    Valid(AuthenticatedUser),
+    /// An expired access cookie renewed with the refresh cookie; the new cookies are added to
+    /// whatever response this request gets.
+    Renewed(AuthenticatedUser),
+    /// No credentials, or none that hold.
+    Nobody,
+}
+
+/// Authenticates `req` as the extractors do, telling a renewed browser session apart.
+pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Found, AppError> {
+    let outcome = match first_look(req, state) {
+        FirstLook::Settled(outcome) => outcome.map(|user| user.map_or(Found::Nobody, Found::Valid)),
+        FirstLook::Renew { refresh, access_error } => {
+            renew(req, state, refresh, access_error).await.map(|user| user.map_or(Found::Nobody, Found::Renewed))
+        }
+    };
+    match outcome {
+        Ok(found) => Ok(found),
+        Err(AuthFailure::Token(_)) => Ok(Found::Nobody),
+        Err(AuthFailure::Unavailable(e)) => Err(e),
+    }
+}
+
+impl AuthenticatedUser {
+    /// The profile its tokens carry.
+    pub fn profile(&self) -> Profile {
+        Profile {
+            email: self.email.clone(),
+            name: self.name.clone(),
+            picture: self.picture.clone(),
+            idp: self.idp.clone(),
+            email_verified: self.email_verified,
         }
     }
 }

@@ -72,6 +72,12 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
             "needs COOKIE_SECURE=true (browsers accept __Host- cookies only as Secure)",
         ));
     }
+    if s.cookies.host_prefix && s.cookies.domain.is_some() {
+        return Err(problem(
+            "COOKIE_DOMAIN",
+            "cannot be used with COOKIE_HOST_PREFIX (__Host- cookies have no Domain)",
+        ));
+    }
     if !s.cookies.secure && s.site.redirect_url.scheme() == "https" && !is_loopback(&s.site.redirect_url) {
         return Err(problem(
             "COOKIE_SECURE",
@@ -116,9 +122,30 @@ pub(super) fn frontend(raw: Option<String>) -> Result<String, ConfigError> {
     }
 }
 
+/// COOKIE_DOMAIN: REDIRECT_URL's host or a parent domain of it, never an IP address.
+pub(super) fn cookie_domain(raw: Option<String>, redirect_url: &Url) -> Result<Option<&'static str>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let domain = raw.trim_start_matches('.').to_ascii_lowercase();
+    let host = match redirect_url.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        _ => return Err(problem("COOKIE_DOMAIN", "needs a REDIRECT_URL with a host name, not an IP address")),
+    };
+    let parent = host == domain || host.strip_suffix(&domain).is_some_and(|rest| rest.ends_with('.'));
+    let valid = !domain.is_empty()
+        && domain.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !valid || !parent {
+        return Err(problem(
+            "COOKIE_DOMAIN",
+            format!("must be REDIRECT_URL's host ({host}) or a parent domain of it, got {raw:?}"),
+        ));
+    }
+    // Leaked once at start-up: the settings holding it are copied on every guarded request.
+    Ok(Some(Box::leak(domain.into_boxed_str())))
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,

@@ -56,6 +56,8 @@ pub struct SiteSettings {
     pub public_origin: String,
     /// A same-origin path or an absolute URL, already a valid `Location` value.
     pub frontend_url: String,
+    /// ALLOWED_REDIRECT_HOSTS: where an absolute `next` may lead after login.
+    pub allowed_redirect_hosts: crate::next_path::AllowedHosts,
 }
 
 /// The encrypted cookie that carries logins in progress.
@@ -71,6 +73,9 @@ pub struct CookieSettings {
     pub secure: bool,
     /// COOKIE_HOST_PREFIX: `__Host-` cookie names, which no other host can set.
     pub host_prefix: bool,
+    /// COOKIE_DOMAIN: the `Domain` of the access and refresh cookies (sibling subdomains).
+    /// `&'static` so these settings stay `Copy` on the guarded path; read once at start-up.
+    pub domain: Option<&'static str>,
 }
 
 /// Keys and lifetimes of access and refresh tokens.
@@ -132,6 +137,7 @@ impl Settings {
         }
         const DAY: u64 = 24 * 3600;
         let redirect_url = r.url("REDIRECT_URL", "http://127.0.0.1:8000/auth")?;
+        let cookie_domain = checks::cookie_domain(r.optional("COOKIE_DOMAIN"), &redirect_url)?;
         let settings = Settings {
             database: DatabaseSettings {
                 url: SecretString::from(database_url),
@@ -147,6 +153,10 @@ impl Settings {
                 public_origin: redirect_url.origin().ascii_serialization(),
                 redirect_url,
                 frontend_url: checks::frontend(r.optional("FRONTEND_URL"))?,
+                allowed_redirect_hosts: crate::next_path::AllowedHosts::parse(
+                    &r.optional("ALLOWED_REDIRECT_HOSTS").unwrap_or_default(),
+                )
+                .map_err(|e| problem("ALLOWED_REDIRECT_HOSTS", e))?,
             },
             login: LoginSettings {
                 secret_key: r.secret("SECRET_KEY", 32)?,
@@ -176,6 +186,7 @@ impl Settings {
             cookies: CookieSettings {
                 secure: r.boolean("COOKIE_SECURE", true)?,
                 host_prefix: r.boolean("COOKIE_HOST_PREFIX", false)?,
+                domain: cookie_domain,
             },
             limits: RateLimitSettings {
                 per_second: r.parse("RATE_LIMIT_PER_SECOND", 5, "a whole number (0 turns limits off)")?,

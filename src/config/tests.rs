@@ -264,3 +264,36 @@ fn each_provider_problem_is_named() {
     env.insert("PROVIDER_GITHUB_CLIENT_SECRET".into(), "dev-only-gh".into());
     assert_eq!(error_var(env), "PROVIDER_GITHUB_CLIENT_SECRET");
 }
+
+#[test]
+fn gateway_settings_are_checked() {
+    let mut env = base();
+    env.insert("REDIRECT_URL".into(), "http://login.localhost:8000/auth".into());
+    env.insert("COOKIE_DOMAIN".into(), ".LOCALHOST".into());
+    env.insert("ALLOWED_REDIRECT_HOSTS".into(), "app1.localhost, .apps.localhost".into());
+    let s = Settings::from_source(env.clone()).unwrap();
+    assert_eq!(s.cookies.domain, Some("localhost"));
+    assert!(s.site.allowed_redirect_hosts.allows("deep.apps.localhost"));
+    assert_eq!(s.tokens.revocation_poll, std::time::Duration::from_secs(5));
+    for (var, value) in [
+        ("COOKIE_DOMAIN", "example.com"),
+        ("COOKIE_DOMAIN", "ogin.localhost"),
+        ("COOKIE_DOMAIN", "login.localhost/x"),
+        ("ALLOWED_REDIRECT_HOSTS", "https://app.example.com"),
+        ("ALLOWED_REDIRECT_HOSTS", ".com"),
+        ("REVOCATION_POLL_SECONDS", "0"),
+        ("REVOCATION_POLL_SECONDS", "301"),
+    ] {
+        let mut env = env.clone();
+        env.insert(var.into(), value.into());
+        assert_eq!(error_var(env), var, "{var}={value}");
+    }
+    // An IP address has no parent domain to share cookies with.
+    let mut ip = base();
+    ip.insert("COOKIE_DOMAIN".into(), "127.0.0.1".into());
+    assert_eq!(error_var(ip), "COOKIE_DOMAIN");
+    let mut prefixed = env;
+    prefixed.insert("COOKIE_SECURE".into(), "true".into());
+    prefixed.insert("COOKIE_HOST_PREFIX".into(), "true".into());
+    assert_eq!(error_var(prefixed), "COOKIE_DOMAIN");
+}

@@ -34,9 +34,10 @@ pub(super) async fn redirect_to(
 }
 
 /// An unsafe `next` is dropped, not refused: the user still gets signed in, then lands on
-/// FRONTEND_URL.
-fn safe_next(query: &LoginQuery) -> Option<NextPath> {
-    query.next.as_deref().and_then(NextPath::parse)
+/// FRONTEND_URL. Absolute URLs only on ALLOWED_REDIRECT_HOSTS.
+fn safe_next(query: &LoginQuery, state: &AppState) -> Option<NextPath> {
+    let allowed = &state.settings.site.allowed_redirect_hosts;
+    query.next.as_deref().and_then(|raw| NextPath::parse_with(raw, allowed))
 }
 
 /// `GET /login[?next=/path]`: with one provider, straight to it; with several, a page (or, for
@@ -47,7 +48,7 @@ pub async fn login(
     state: web::Data<AppState>,
     cookie: LoginCookie,
 ) -> Result<HttpResponse, AppError> {
-    let next = safe_next(&query);
+    let next = safe_next(&query, &state);
     if state.providers.len() == 1 {
         return redirect_to(state.providers.first(), next, None, &cookie).await;
     }
@@ -80,5 +81,5 @@ pub async fn login_with(
     cookie: LoginCookie,
 ) -> Result<HttpResponse, AppError> {
     let provider = state.providers.get(&path).ok_or(AppError::NotFound)?;
-    redirect_to(provider, safe_next(&query), None, &cookie).await
+    redirect_to(provider, safe_next(&query, &state), None, &cookie).await
 }

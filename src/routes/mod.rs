@@ -5,12 +5,12 @@ mod api;
 mod assets;
 mod callback;
 mod chat;
+mod gateway;
 mod health;
 mod home;
 mod login;
 mod logout;
 mod sessions_page;
-mod verify;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -27,7 +27,7 @@ use crate::templates::Viewer;
 /// routes that use the login cookie with its middleware.
 pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session: &LoginCookieConfig) {
     // Fixed paths before the `{id}` patterns beside them (provider ids never take those names).
-    cfg.route("/auth/verify", web::get().to(verify::verify));
+    cfg.route("/auth/verify", web::get().to(gateway::verify)).route("/auth/forward", web::get().to(gateway::forward));
     cfg.service(
         web::resource("/login")
             .wrap(login_session.middleware())

@@ -19,6 +19,7 @@ pub fn profile(user: &User, idp: &str) -> Profile {
         name: user.name.clone(),
         picture: user.picture.clone(),
         idp: Some(idp.to_owned()),
+        email_verified: user.email_verified,
     }
 }
 

@@ -11,6 +11,8 @@ use uuid::Uuid;
 pub enum TokenType {
     Access,
     Refresh,
+    /// `X-Auth-Request-Jwt`: for the upstream app behind the gateway, never taken back here.
+    Upstream,
 }
 
 /// The claims of an access token, as the runtime contract lists them, plus `picture` and the
@@ -19,6 +21,9 @@ pub enum TokenType {
 pub struct AccessClaims {
     pub sub: Uuid,
     pub email: Option<String>,
+    /// Whether the provider vouched for `email` (per-route rules trust only verified ones).
+    #[serde(default)]
+    pub email_verified: bool,
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
@@ -80,4 +85,5 @@ pub struct Profile {
     pub picture: Option<String>,
     /// The provider id the session signed in with (`idp`).
     pub idp: Option<String>,
+    pub email_verified: bool,
 }

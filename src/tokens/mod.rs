@@ -9,6 +9,7 @@
 
 mod claims;
 mod signing;
+mod upstream;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::config::TokenSettings;
 
 pub use claims::{AccessClaims, Lifetimes, Parties, Profile, RefreshClaims, TokenType};
 pub use signing::AccessSigner;
+pub use upstream::{UpstreamClaims, UPSTREAM_TTL};
 
 /// Why a token could not be signed (a broken key; checked at start-up by `self_check`).
 pub type SignError = jsonwebtoken::errors::Error;
@@ -69,6 +71,7 @@ pub struct TokenKeys {
     refresh_validation: Validation,
     refresh_ttl: Duration,
     parties: Parties,
+    upstream: upstream::Cache,
 }
 
 fn now() -> i64 {
@@ -103,6 +106,7 @@ impl TokenKeys {
             refresh_validation: validation(Algorithm::HS256, &parties.issuer, &parties.refresh_audience()),
             refresh_ttl: lifetimes.refresh,
             parties,
+            upstream: upstream::Cache::default(),
         }
     }
 
@@ -152,6 +156,7 @@ impl TokenKeys {
         let claims = AccessClaims {
             sub: user_id,
             email: profile.email,
+            email_verified: profile.email_verified,
             name: profile.name,
             picture: profile.picture,
             idp: profile.idp,

@@ -28,7 +28,13 @@ fn keys(ttl: u64) -> TokenKeys {
 }
 
 fn profile() -> Profile {
-    Profile { email: Some("a@b.test".into()), name: Some("A".into()), picture: None, idp: Some("corp".into()) }
+    Profile {
+        email: Some("a@b.test".into()),
+        name: Some("A".into()),
+        picture: None,
+        idp: Some("corp".into()),
+        email_verified: true,
+    }
 }
 
 /// Access claims of ours for nobody in particular, issued at `iat`, expiring at `exp`.
@@ -40,6 +46,7 @@ fn access_claims(iat: i64, exp: i64) -> AccessClaims {
         picture: None,
         sid: None,
         idp: None,
+        email_verified: false,
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         iat,
@@ -59,7 +66,7 @@ fn round_trip_with_the_compiled_crypto_backend() {
     let (id, sid) = (Uuid::new_v4(), Uuid::new_v4());
     let claims = keys.verify_access(&keys.issue_access(id, Some(sid), profile()).unwrap()).unwrap();
     assert_eq!((claims.sub, claims.sid, claims.token_type), (id, Some(sid), TokenType::Access));
-    assert_eq!(claims.idp.as_deref(), Some("corp"));
+    assert_eq!((claims.idp.as_deref(), claims.email_verified), (Some("corp"), true));
     assert_eq!(claims.exp - claims.iat, 60);
     keys.self_check().unwrap();
 }

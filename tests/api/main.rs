@@ -9,6 +9,7 @@ mod fake_github;
 mod fake_provider;
 mod faults;
 mod forged_tokens;
+mod gateway;
 mod guard;
 mod helpers;
 mod hostile;

@@ -1,0 +1,117 @@
+//! The gateway: `/auth/verify` for nginx `auth_request` and `/auth/forward` for Traefik
+//! `forwardAuth` and Caddy `forward_auth`. Both answer a proxy asking about one request of a
+//! protected app: who is calling (identity headers, and with JWT_PRIVATE_KEY_FILE a signed JWT
+//! for the app), whether they may pass the route's rules, and what to do when nobody is
+//! signed in.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use url::Url;
+
+use crate::auth::rules::Rules;
+use crate::auth::{authenticate, AuthenticatedUser, Found, MaybeUser};
+use crate::error::AppError;
+use crate::state::AppState;
+
+fn header_str<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The host of the protected app, as the proxy names it: the JWT's audience.
+fn protected_host(req: &HttpRequest) -> Option<&str> {
+    header_str(req, "x-forwarded-host").or_else(|| header_str(req, "host"))
+}
+
+/// The refusal of a signed-in user whom the route's rules do not let in.
+fn not_allowed(user: &AuthenticatedUser) -> AppError {
+    let who = user.email.as_deref().unwrap_or("this account");
+    AppError::rejected(
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+        format!("you are signed in as {who}, but this app is open to other accounts only"),
+    )
+}
+
+/// 2xx with the identity headers (and the upstream JWT) for `user`.
+fn identity(
+    mut response: HttpResponseBuilder,
+    req: &HttpRequest,
+    state: &AppState,
+    user: &AuthenticatedUser,
+) -> HttpResponse {
+    response.insert_header(("X-Auth-Request-User", user.id.to_string()));
+    if let Some(email) = &user.email {
+        response.insert_header(("X-Auth-Request-Email", email.as_str()));
+    }
+    let host = protected_host(req).unwrap_or(&state.settings.site.public_origin);
+    match state.tokens.issue_upstream(user.id, user.sid, &user.profile(), host) {
+        Some(Ok(jwt)) => {
+            response.insert_header(("X-Auth-Request-Jwt", jwt));
+        }
+        Some(Err(e)) => log::error!("cannot sign the upstream JWT: {e}"),
+        None => {}
+    }
+    response.finish()
+}
+
+/// `GET /auth/verify[?allowed_emails&allowed_domains]`: 204 with the user in headers, 403 when
+/// the rules refuse them, 401 when nobody is signed in; never a redirect (nginx turns the 401
+/// into one). A rolled browser session renews its cookies here.
+pub async fn verify(
+    req: HttpRequest,
+    MaybeUser(user): MaybeUser,
+    rules: web::Query<Rules>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    match user {
+        Some(user) if !rules.allow(&user) => Err(not_allowed(&user)),
+        Some(user) => Ok(identity(HttpResponse::NoContent(), &req, &state, &user)),
+        None => Ok(HttpResponse::Unauthorized().insert_header(("WWW-Authenticate", "Bearer")).finish()),
+    }
+}
+
+/// The URL the browser asked the proxy for, from `X-Forwarded-Proto`, `-Host` and `-Uri`.
+fn original_url(req: &HttpRequest) -> Option<Url> {
+    let proto = header_str(req, "x-forwarded-proto")?.to_ascii_lowercase();
+    let host = header_str(req, "x-forwarded-host")?;
+    let uri = header_str(req, "x-forwarded-uri").unwrap_or("/");
+    if !matches!(proto.as_str(), "http" | "https") || !uri.starts_with('/') {
+        return None;
+    }
+    Url::parse(&format!("{proto}://{host}{uri}")).ok().filter(|u| u.host_str().is_some())
+}
+
+fn is_browser(req: &HttpRequest) -> bool {
+    header_str(req, "accept").is_some_and(|a| a.contains("text/html"))
+}
+
+/// `GET /auth/forward[?allowed_emails&allowed_domains]`: 200 with the identity headers when
+/// signed in and allowed, 403 when not allowed; signed out, a browser gets 302 to the login with
+/// the original URL as `next` (ALLOWED_REDIRECT_HOSTS decides whether it is honoured), other
+/// clients 401. A browser whose access cookie expired but whose session lives gets its cookies
+/// renewed on a 307 back to the same URL: a proxy passes a non-2xx answer (with its Set-Cookie)
+/// to the browser, but drops the headers of a 2xx one.
+pub async fn forward(
+    req: HttpRequest,
+    rules: web::Query<Rules>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let original = original_url(&req);
+    match authenticate(&req, &state).await? {
+        Found::Valid(user) | Found::Renewed(user) if !rules.allow(&user) => Err(not_allowed(&user)),
+        Found::Renewed(_) if is_browser(&req) && original.is_some() => {
+            let again = original.map(String::from).unwrap_or_default();
+            Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, again)).finish())
+        }
+        Found::Valid(user) | Found::Renewed(user) => Ok(identity(HttpResponse::Ok(), &req, &state, &user)),
+        Found::Nobody if is_browser(&req) => {
+            let mut login = format!("{}/login", state.settings.site.public_origin);
+            if let Some(url) = original {
+                login.push_str("?next=");
+                login.extend(url::form_urlencoded::byte_serialize(url.as_str().as_bytes()));
+            }
+            Ok(HttpResponse::Found().insert_header((header::LOCATION, login)).finish())
+        }
+        Found::Nobody => Ok(HttpResponse::Unauthorized().insert_header(("WWW-Authenticate", "Bearer")).finish()),
+    }
+}

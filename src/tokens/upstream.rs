@@ -1,0 +1,86 @@
+//! `X-Auth-Request-Jwt`: a short-lived token that tells the app behind the gateway who is
+//! calling, signed with JWT_PRIVATE_KEY_FILE's key (verifiable with `/.well-known/jwks.json`),
+//! `aud` = the protected host. Signing costs tens of microseconds (EdDSA) to a millisecond
+//! (RS256), far more than the rest of a guarded request, so a token is reused for the same
+//! session and host while more than half of its lifetime is left.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{now, Profile, SignError, TokenKeys, TokenType};
+
+/// How long an upstream token lives (the contract: at most five minutes).
+pub const UPSTREAM_TTL: Duration = Duration::from_secs(120);
+/// Entries kept at most; the cache is emptied when full (a burst of new sessions).
+const MAX_CACHED: usize = 10_000;
+
+/// What the upstream app learns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UpstreamClaims {
+    pub sub: Uuid,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(rename = "type")]
+    pub token_type: TokenType,
+}
+
+/// Tokens by (session, host).
+#[derive(Default)]
+pub(super) struct Cache(Mutex<HashMap<(Uuid, String), (String, i64)>>);
+
+impl TokenKeys {
+    /// A token for the app at `host` about this user, or `None` when access tokens are HS256
+    /// (a shared secret would let the upstream mint tokens itself).
+    pub fn issue_upstream(
+        &self,
+        user_id: Uuid,
+        sid: Option<Uuid>,
+        profile: &Profile,
+        host: &str,
+    ) -> Option<Result<String, SignError>> {
+        self.jwks()?;
+        let iat = now();
+        let key = sid.map(|sid| (sid, host.to_owned()));
+        if let Some(key) = &key {
+            let cached = self.upstream.0.lock().ok().and_then(|c| c.get(key).cloned());
+            if let Some((token, _)) = cached.filter(|(_, exp)| exp - iat > UPSTREAM_TTL.as_secs() as i64 / 2) {
+                return Some(Ok(token));
+            }
+        }
+        let claims = UpstreamClaims {
+            sub: user_id,
+            email: profile.email.clone(),
+            email_verified: profile.email_verified,
+            name: profile.name.clone(),
+            idp: profile.idp.clone(),
+            sid,
+            iss: self.parties.issuer.clone(),
+            aud: host.to_owned(),
+            iat,
+            exp: iat + UPSTREAM_TTL.as_secs() as i64,
+            token_type: TokenType::Upstream,
+        };
+        let signed = jsonwebtoken::encode(self.access.header(), &claims, self.access.encoding());
+        if let (Ok(token), Some(key), Ok(mut cache)) = (&signed, key, self.upstream.0.lock()) {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(key, (token.clone(), claims.exp));
+        }
+        Some(signed)
+    }
+}
