@@ -201,24 +201,10 @@ say "nginx on :$https_port (http :$http_port), instances on :$app1_port and :$ap
 
 # --- Helpers --------------------------------------------------------------------------------------
 set +e
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; if [ -n "${2:-}" ]; then echo "#   $2"; fi; }
-# check NAME CONDITION: CONDITION is shell code, evaluated; $why, if set, explains a failure.
-why=
-check() {
-  if eval "$2"; then ok "$1"; else not_ok "$1" "$why"; fi
-  why=
-}
-
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$ROOT/tests/deploy/checks.sh"
 H=$work/headers B=$work/body
-# req ARGS...: one request, no redirects followed; sets $status and $location, headers in $H, body in $B.
-req() {
-  status=$(curl -sS --cacert "$CA" --max-time 15 -o "$B" -D "$H" -w '%{http_code}' "$@" 2>"$work/curl.err") \
-    || status="curl-failed:$(head -c 200 "$work/curl.err")"
-  location=$(header location)
-}
-header() { sed -n "s/^$1: *//Ip" "$H" | tr -d '\r' | head -n 1; }
-set_cookie() { sed -n "s/^set-cookie: *\($1=.*\)/\1/Ip" "$H" | tr -d '\r'; }   # the Set-Cookie of a name
+CURL_ARGS=(--cacert "$CA" --max-time 15)
 cookie_value() { sed -n "s/^$1=\([^;]*\).*/\1/p" <<<"$2"; }
 jar_value() { awk -F'\t' -v n="$2" '$6 == n { v = $7 } END { print v }' "$1"; }
 count() { grep -c -- "$2" "$1" 2>/dev/null; }   # lines of a log file that contain a string
