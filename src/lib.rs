@@ -3,7 +3,7 @@
 //! Layers, each importing only those below it (checked by `tests/layers.rs`):
 //! `startup` → `routes` → `auth`, `http`, `login_cookie` → `state`, `services` → `error`,
 //! `cookies`, `templates` → `providers`, `revocation` → `oidc`, `db`, `tokens` → `config`, `next_path`, `schema`,
-//! `logging`.
+//! `logging`, `metrics`.
 
 pub mod auth;
 pub mod config;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod login_cookie;
+pub mod metrics;
 pub mod next_path;
 pub mod oidc;
 pub mod providers;

@@ -1,6 +1,7 @@
 //! Builds the App and the server in one place, on a listener the caller may bind to port 0.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -16,6 +17,7 @@ use crate::http::bad_input::{bad_json, bad_query};
 use crate::http::edge;
 use crate::http::rate_limit::RateLimit;
 use crate::login_cookie::LoginCookieConfig;
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::revocation::RevokedSessions;
 use crate::routes;
@@ -36,6 +38,8 @@ pub struct StartupError(String);
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics listener's port and server, with METRICS_BIND_ADDR.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -78,21 +82,52 @@ impl Application {
         let revoked = RevokedSessions::new(t.access_ttl + t.leeway, t.revocation_poll);
         revoked.poll(&pool).await.map_err(|e| StartupError(format!("DATABASE_URL: {}", chain(&e))))?;
 
+        let metrics_listener = match settings.server.metrics_bind_addr {
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .map_err(|e| StartupError(format!("cannot listen on METRICS_BIND_ADDR {addr}: {e}")))?,
+            ),
+        };
+        let metrics = match metrics_listener {
+            None => Metrics::disabled(),
+            Some(_) => {
+                let ids: Vec<&str> = settings.providers.iter().map(|p| p.id.as_str()).collect();
+                Metrics::enabled(&ids).map_err(|e| StartupError(format!("metrics: {e}")))?
+            }
+        };
+        let metrics = Arc::new(metrics);
+
         spawn_state_cleanup(pool.clone(), settings.login.timeout);
-        let state = web::Data::new(AppState { settings, pool, tokens, providers, revoked });
+        let state = web::Data::new(AppState { settings, pool, tokens, providers, revoked, metrics: metrics.clone() });
         spawn_revocation_polling(state.clone());
+        let metrics = match metrics_listener {
+            None => None,
+            Some(listener) => {
+                let port = listener.local_addr().map_err(|e| StartupError(e.to_string()))?.port();
+                Some((port, metrics_server(metrics, listener)?))
+            }
+        };
         spawn_provider_refresh(state.clone());
         let server = server(state, listener)?;
-        Ok(Application { port, server })
+        Ok(Application { port, server, metrics })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The port of the metrics listener, when METRICS_BIND_ADDR is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until SIGINT/SIGTERM; in-flight requests get time to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            None => self.server.await,
+            Some((_, metrics)) => futures_util::future::try_join(self.server, metrics).await.map(|_| ()),
+        }
     }
 }
 
@@ -101,6 +136,7 @@ fn server(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, S
     let login_cookie = LoginCookieConfig::new(&settings.login, settings.cookies);
     let cors_origins = settings.server.cors_allowed_origins.clone();
     let trusted = settings.server.trusted_proxies.clone();
+    let metrics = state.metrics.clone();
     // Created once, outside the per-worker factory, so all workers share one budget per client.
     let limit = RateLimit::new(settings.limits, trusted.clone());
     limit.spawn_pruning();
@@ -115,13 +151,38 @@ fn server(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, S
             // cross-origin reads of responses that carry no CORS headers.
             .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
             .wrap(from_fn({
-                let trusted = trusted.clone();
-                move |req, next| edge(trusted.clone(), req, next)
+                let (trusted, metrics) = (trusted.clone(), metrics.clone());
+                move |req, next| edge(trusted.clone(), metrics.clone(), req, next)
             }))
     })
     .listen(listener)
     .map_err(|e| StartupError(format!("cannot serve: {e}")))?
     .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
+/// The metrics listener: `GET /metrics` and nothing else, on a port of its own.
+fn metrics_server(metrics: Arc<Metrics>, listener: TcpListener) -> Result<Server, StartupError> {
+    let server = HttpServer::new(move || {
+        let metrics = metrics.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let metrics = metrics.clone();
+                async move {
+                    match metrics.render() {
+                        Ok(text) => actix_web::HttpResponse::Ok().content_type(prometheus::TEXT_FORMAT).body(text),
+                        Err(e) => actix_web::HttpResponse::InternalServerError().body(e.to_string()),
+                    }
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .map_err(|e| StartupError(format!("cannot serve metrics: {e}")))?
+    .shutdown_timeout(1)
     .run();
     Ok(server)
 }

@@ -1,7 +1,10 @@
 //! `AppState`: what every handler may need, built once at start-up and shared by the workers.
 
+use std::sync::Arc;
+
 use crate::config::Settings;
 use crate::db::PgPool;
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::revocation::RevokedSessions;
 use crate::tokens::TokenKeys;
@@ -15,4 +18,6 @@ pub struct AppState {
     pub providers: Providers,
     /// The sessions ended lately, refused by the guard.
     pub revoked: RevokedSessions,
+    /// Shared with the edge middleware, which counts every response.
+    pub metrics: Arc<Metrics>,
 }

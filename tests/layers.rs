@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules by layer, lowest first (the order `src/lib.rs` documents).
 const LAYERS: &[&[&str]] = &[
-    &["config", "next_path", "schema", "logging"],
+    &["config", "next_path", "schema", "logging", "metrics"],
     &["oidc", "db", "tokens"],
     &["providers", "revocation"],
     &["error", "cookies", "templates"],

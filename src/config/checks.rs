@@ -72,6 +72,9 @@ pub(super) fn consistency(s: &Settings) -> Result<(), ConfigError> {
             "needs COOKIE_SECURE=true (browsers accept __Host- cookies only as Secure)",
         ));
     }
+    if s.server.metrics_bind_addr.is_some_and(|m| m == s.server.bind_addr) {
+        return Err(problem("METRICS_BIND_ADDR", "must differ from BIND_ADDR (metrics are never served publicly)"));
+    }
     if s.cookies.host_prefix && s.cookies.domain.is_some() {
         return Err(problem(
             "COOKIE_DOMAIN",

@@ -39,6 +39,8 @@ pub struct ServerSettings {
     pub bind_addr: SocketAddr,
     pub trusted_proxies: TrustedProxies,
     pub cors_allowed_origins: Vec<String>,
+    /// METRICS_BIND_ADDR: a second listener for `GET /metrics`, never the public one.
+    pub metrics_bind_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +184,12 @@ impl Settings {
                 )?,
                 trusted_proxies: TrustedProxies::new(r.networks("TRUSTED_PROXIES", "127.0.0.0/8,::1/128")?),
                 cors_allowed_origins: r.origins("CORS_ALLOWED_ORIGINS")?,
+                metrics_bind_addr: match r.optional("METRICS_BIND_ADDR") {
+                    None => None,
+                    Some(raw) => Some(raw.parse().map_err(|_| {
+                        problem("METRICS_BIND_ADDR", format!("must be an address like 127.0.0.1:9100, got {raw:?}"))
+                    })?),
+                },
             },
             cookies: CookieSettings {
                 secure: r.boolean("COOKIE_SECURE", true)?,

@@ -10,14 +10,18 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use super::{access_log, client_ip, cookie_updates, limits, negotiate, request_id, security_headers};
 use crate::config::TrustedProxies;
+use crate::metrics::Metrics;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
 pub async fn edge(
     trusted: TrustedProxies,
+    metrics: Arc<Metrics>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
@@ -38,6 +42,7 @@ pub async fn edge(
     security_headers::add(headers);
     headers.insert(request_id::HEADER, id.clone());
 
+    metrics.request(response.status().as_u16(), started.elapsed().as_secs_f64());
     if access_log::enabled() {
         let client = client_ip::for_log(response.request(), &trusted);
         access_log::write(&response, &id, client, started.elapsed());

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 use crate::http;
+use crate::providers::Provider;
 use crate::services::refresh::{self, RefreshError};
 use crate::services::{admission, sign_in};
 use crate::state::AppState;
@@ -35,6 +36,15 @@ pub async fn id_token_login(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let provider = state.providers.get(&path).ok_or(AppError::NotFound)?;
+    super::callback::counted(&state, provider, sign_in_with(&req, provider, body.into_inner(), &state).await)
+}
+
+async fn sign_in_with(
+    req: &HttpRequest,
+    provider: &Provider,
+    body: IdTokenLogin,
+    state: &AppState,
+) -> Result<HttpResponse, AppError> {
     let Some(oidc) = provider.client.openid() else {
         return Err(AppError::rejected(
             StatusCode::NOT_FOUND,
@@ -42,7 +52,7 @@ pub async fn id_token_login(
             format!("provider {} has no ID tokens; sign in with it in the browser", provider.id()),
         ));
     };
-    let IdTokenLogin { token, access_token } = body.into_inner();
+    let IdTokenLogin { token, access_token } = body;
     if token.is_empty() || token.len() > 16 * 1024 {
         return Err(AppError::rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "token must be an ID token"));
     }
@@ -62,8 +72,8 @@ pub async fn id_token_login(
         identity = oidc.complete_with(identity, access_token).await?;
     }
     admission::admit(&identity, &state.settings.policy)?;
-    let device = http::device(&req, &state.settings.server.trusted_proxies);
-    let issued = sign_in::sign_in(&state, provider, identity, device, None)
+    let device = http::device(req, &state.settings.server.trusted_proxies);
+    let issued = sign_in::sign_in(state, provider, identity, device, None)
         .await?
         .ok_or_else(|| AppError::internal("signing in opened no session"))?;
     let user = &issued.user;

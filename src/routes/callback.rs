@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::auth::MaybeUser;
 use crate::error::AppError;
 use crate::login_cookie::{LoginCookie, NoLogin};
+use crate::metrics::LoginOutcome;
 use crate::providers::Provider;
 use crate::services::accounts::{self, ConnectError};
 use crate::services::{admission, sign_in};
@@ -34,7 +35,19 @@ pub async fn callback(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let provider = app.providers.first();
-    complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await
+    counted(&app, provider, complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await)
+}
+
+/// Counts a sign-in's outcome (`doorman_logins_total`).
+pub(super) fn counted<T>(app: &AppState, provider: &Provider, result: Result<T, AppError>) -> Result<T, AppError> {
+    use actix_web::ResponseError;
+    let outcome = match &result {
+        Ok(_) => LoginOutcome::Success,
+        Err(e) if e.status_code() == StatusCode::FORBIDDEN => LoginOutcome::Denied,
+        Err(_) => LoginOutcome::Failed,
+    };
+    app.metrics.login(provider.id().as_str(), outcome);
+    result
 }
 
 /// `GET /auth/{id}?code&state`: the callback of provider `id` (not the first: that one's is
@@ -49,7 +62,7 @@ pub async fn callback_for(
 ) -> Result<HttpResponse, AppError> {
     let provider =
         app.providers.get(&path).filter(|p| p.id() != app.providers.first().id()).ok_or(AppError::NotFound)?;
-    complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await
+    counted(&app, provider, complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await)
 }
 
 /// Completes the login and sets the cookies (or connects the identity to the signed-in

@@ -11,6 +11,7 @@ use url::Url;
 use crate::auth::rules::Rules;
 use crate::auth::{authenticate, AuthenticatedUser, Found, MaybeUser};
 use crate::error::AppError;
+use crate::metrics::VerifyOutcome;
 use crate::state::AppState;
 
 fn header_str<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
@@ -63,10 +64,20 @@ pub async fn verify(
     rules: web::Query<Rules>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    let metrics = &state.metrics;
     match user {
-        Some(user) if !rules.allow(&user) => Err(not_allowed(&user)),
-        Some(user) => Ok(identity(HttpResponse::NoContent(), &req, &state, &user)),
-        None => Ok(HttpResponse::Unauthorized().insert_header(("WWW-Authenticate", "Bearer")).finish()),
+        Some(user) if !rules.allow(&user) => {
+            metrics.verify(VerifyOutcome::Forbidden);
+            Err(not_allowed(&user))
+        }
+        Some(user) => {
+            metrics.verify(VerifyOutcome::Allowed);
+            Ok(identity(HttpResponse::NoContent(), &req, &state, &user))
+        }
+        None => {
+            metrics.verify(VerifyOutcome::Unauthenticated);
+            Ok(HttpResponse::Unauthorized().insert_header(("WWW-Authenticate", "Bearer")).finish())
+        }
     }
 }
 
@@ -97,21 +108,36 @@ pub async fn forward(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let original = original_url(&req);
-    match authenticate(&req, &state).await? {
-        Found::Valid(user) | Found::Renewed(user) if !rules.allow(&user) => Err(not_allowed(&user)),
+    let (outcome, answer) = match authenticate(&req, &state).await? {
+        Found::Valid(user) | Found::Renewed(user) if !rules.allow(&user) => {
+            (VerifyOutcome::Forbidden, Err(not_allowed(&user)))
+        }
         Found::Renewed(_) if is_browser(&req) && original.is_some() => {
             let again = original.map(String::from).unwrap_or_default();
-            Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, again)).finish())
+            (
+                VerifyOutcome::Renewed,
+                Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, again)).finish()),
+            )
         }
-        Found::Valid(user) | Found::Renewed(user) => Ok(identity(HttpResponse::Ok(), &req, &state, &user)),
+        Found::Valid(user) | Found::Renewed(user) => {
+            (VerifyOutcome::Allowed, Ok(identity(HttpResponse::Ok(), &req, &state, &user)))
+        }
         Found::Nobody if is_browser(&req) => {
             let mut login = format!("{}/login", state.settings.site.public_origin);
             if let Some(url) = original {
                 login.push_str("?next=");
                 login.extend(url::form_urlencoded::byte_serialize(url.as_str().as_bytes()));
             }
-            Ok(HttpResponse::Found().insert_header((header::LOCATION, login)).finish())
+            (
+                VerifyOutcome::Unauthenticated,
+                Ok(HttpResponse::Found().insert_header((header::LOCATION, login)).finish()),
+            )
         }
-        Found::Nobody => Ok(HttpResponse::Unauthorized().insert_header(("WWW-Authenticate", "Bearer")).finish()),
-    }
+        Found::Nobody => (
+            VerifyOutcome::Unauthenticated,
+            Ok(HttpResponse::Unauthorized().insert_header(("WWW-Authenticate", "Bearer")).finish()),
+        ),
+    };
+    state.metrics.verify(outcome);
+    answer
 }

@@ -49,6 +49,24 @@ pub async fn refresh(
     token: &str,
     presenter: Presenter<'_>,
 ) -> Result<Result<Issued, RefreshError>, AppError> {
+    let result = rotate(state, token, presenter).await;
+    state.metrics.refresh(match &result {
+        Ok(Ok(_)) => "success",
+        Ok(Err(RefreshError::Expired)) => "expired",
+        Ok(Err(RefreshError::Invalid)) => "invalid",
+        Ok(Err(RefreshError::SessionEnded)) => "ended",
+        Ok(Err(RefreshError::Reused)) => "reused",
+        Ok(Err(RefreshError::NotAllowed)) => "not_allowed",
+        Err(_) => "unavailable",
+    });
+    result
+}
+
+async fn rotate(
+    state: &AppState,
+    token: &str,
+    presenter: Presenter<'_>,
+) -> Result<Result<Issued, RefreshError>, AppError> {
     let keys = &state.tokens;
     let claims = match keys.verify_refresh(token) {
         Ok(claims) => claims,

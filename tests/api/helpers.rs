@@ -25,6 +25,8 @@ pub struct TestApp {
     /// Its SECRET_KEY, for a second instance that must accept its refresh tokens.
     pub session_secret: String,
     pub settings: Settings,
+    /// `http://127.0.0.1:PORT` of the metrics listener, with METRICS_BIND_ADDR.
+    pub metrics_address: Option<String>,
 }
 
 /// Options for one test app.
@@ -173,8 +175,9 @@ impl TestApp {
         let session_secret = env["SECRET_KEY"].clone();
         let settings = Settings::from_source(env).expect("test settings are valid");
         let app = Application::build_with_listener(settings.clone(), listener).await.expect("app starts");
+        let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
         tokio::spawn(app.run_until_stopped());
-        TestApp { address, database_url, issuer, jwt_secret, session_secret, settings }
+        TestApp { address, database_url, issuer, jwt_secret, session_secret, settings, metrics_address }
     }
 
     pub fn url(&self, path: &str) -> String {

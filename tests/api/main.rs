@@ -16,6 +16,7 @@ mod hostile;
 mod identities;
 mod log_lines;
 mod login;
+mod metrics;
 mod provider_keys;
 mod providers;
 mod rejections;
