@@ -11,7 +11,7 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
-use crate::db::{self, login_states};
+use crate::db::{self, login_states, provider_sessions};
 use crate::error::chain;
 use crate::http::bad_input::{bad_json, bad_query};
 use crate::http::edge;
@@ -206,6 +206,9 @@ fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {
             tick.tick().await;
             if let Err(e) = db::run(&pool, move |conn| login_states::forget_older_than(conn, max_age)).await {
                 log::warn!("cleaning up consumed login states failed: {}", chain(&e));
+            }
+            if let Err(e) = db::run(&pool, provider_sessions::forget_ended).await {
+                log::warn!("cleaning up the provider data of ended sessions failed: {}", chain(&e));
             }
         }
     });

@@ -26,7 +26,11 @@ const CLIENT_ID = env('IDP_CLIENT_ID', 'doorman-dev');
 const CLIENT_SECRET = env('IDP_CLIENT_SECRET', 'doorman-dev-secret-not-for-production');
 const CLIENT_AUTH_METHOD = env('IDP_CLIENT_AUTH_METHOD', 'client_secret_basic');
 const REDIRECT_URIS = list(env('IDP_REDIRECT_URIS', 'http://127.0.0.1:8000/auth,http://localhost:8000/auth'));
-const POST_LOGOUT_REDIRECT_URIS = list(env('IDP_POST_LOGOUT_REDIRECT_URIS', ''));
+// Where RP-initiated logout may send the browser back to: by default each redirect URI's
+// origin with `/` (doorman's post_logout_redirect_uri is its public origin's `/`).
+const POST_LOGOUT_REDIRECT_URIS = list(
+  env('IDP_POST_LOGOUT_REDIRECT_URIS', [...new Set(REDIRECT_URIS.map((uri) => `${new URL(uri).origin}/`))].join(',')),
+);
 const ALLOW_REGISTRATION = flag('IDP_ALLOW_REGISTRATION', '1');
 const JWKS_FILE = env('IDP_JWKS_FILE', '');
 // Off (the default): the scope-granted claims go into the ID token itself, as Google does.
@@ -232,6 +236,9 @@ const configuration = {
       initialAccessToken: false, // open registration: this is a loopback dev provider
     },
     rpInitiatedLogout: { enabled: true },
+    // Logout tokens POSTed to a client's backchannel_logout_uri when the user's session here
+    // ends (OpenID Connect Back-Channel Logout 1.0), e.g. by RP-initiated logout from another app.
+    backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
     revocation: { enabled: true },
   },
@@ -243,6 +250,15 @@ const configuration = {
   cookies: {
     long: { httpOnly: true, sameSite: 'lax', secure: false },
     short: { httpOnly: true, sameSite: 'lax', secure: false },
+  },
+
+  // oidc-provider's outgoing requests (back-channel logout tokens) refuse special-use addresses
+  // against SSRF; here every relying party is on loopback, so loopback alone is let through.
+  fetch: (url, options) => {
+    if (['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname)) {
+      delete options.dispatcher;
+    }
+    return globalThis.fetch(url, options);
   },
 
   // Seconds. Numbers, not functions, so oidc-provider stops nagging about them.
@@ -295,6 +311,12 @@ provider.use(async (ctx, next) => {
 
 provider.on('server_error', (ctx, err) => {
   console.error('idp server_error:', err);
+});
+provider.on('backchannel.error', (ctx, err, client) => {
+  console.error(`idp: back-channel logout to ${client.clientId} failed:`, err.message, err.cause?.message ?? '');
+});
+provider.on('backchannel.success', (ctx, client) => {
+  console.log(`idp: back-channel logout sent to ${client.clientId}`);
 });
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 pub mod identities;
 pub mod issued_tokens;
 pub mod login_states;
+pub mod provider_sessions;
 pub mod sign_in;
 pub mod users;
 

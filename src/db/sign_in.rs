@@ -92,6 +92,9 @@ pub fn sign_in(
          ), s AS ( \
            INSERT INTO issued_tokens (user_id, identity_id, provider, jti_hash, expires_at, user_agent, ip) \
            SELECT u.id, i.id, $15, $7, $8, $9, $10 FROM u, i RETURNING id \
+         ), p AS ( \
+           INSERT INTO provider_sessions (session_id, issuer, provider_sid, id_token) \
+           SELECT s.id, $1, $16, $17 FROM s WHERE $16 IS NOT NULL OR $17 IS NOT NULL \
          ) \
          SELECT u.*, s.id AS session_id, i.id AS identity_id, i.inserted AS new_identity, \
            (i.inserted AND i.user_id <> $13) AS linked_by_email \
@@ -112,6 +115,8 @@ pub fn sign_in(
     .bind::<SqlUuid, _>(Uuid::new_v4())
     .bind::<Bool, _>(linking.by_email)
     .bind::<Text, _>(&identity.provider)
+    .bind::<Nullable<Text>, _>(identity.provider_session.as_deref())
+    .bind::<Nullable<Text>, _>(identity.id_token.as_deref().filter(|t| t.len() <= 16384))
     .get_result(conn)
     .optional()
 }

@@ -33,4 +33,7 @@ pub struct NewIdentity {
     pub name: Option<String>,
     pub picture: Option<String>,
     pub hosted_domain: Option<String>,
+    /// Of the session this sign-in opens: the provider's session id and the ID token.
+    pub provider_session: Option<String>,
+    pub id_token: Option<String>,
 }

@@ -36,6 +36,9 @@ pub struct ExtraMetadata {
     /// RFC 9207: the provider adds `iss` to its authorization responses.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// RP-Initiated Logout 1.0: where to send the browser to end the provider's session.
+    #[serde(default)]
+    pub end_session_endpoint: Option<url::Url>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -119,7 +122,8 @@ impl ProviderCache {
         &self.http
     }
 
-    fn cached(&self) -> Option<Arc<Discovered>> {
+    /// What discovery gave, if it has run (no fetch).
+    pub fn cached(&self) -> Option<Arc<Discovered>> {
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 

@@ -26,6 +26,10 @@ pub struct Identity {
     /// The profile claims the ID token left out (OIDC Core §5.4 lets a provider serve them from
     /// UserInfo only).
     pub missing: MissingClaims,
+    /// The provider's session id (`sid`), which its back-channel logout tokens name.
+    pub provider_session: Option<String>,
+    /// The ID token itself, for `id_token_hint` at RP-initiated logout.
+    pub id_token: Option<String>,
 }
 
 /// Which of the claims we use an ID token did not carry.
@@ -71,14 +75,14 @@ fn bounded(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_PROFILE_FIELD_LEN).map(str::to_owned)
 }
 
-/// `hd` is not among openidconnect's core claims; it is read from the payload whose signature
-/// has just been verified.
-fn hosted_domain(raw: &str) -> Option<String> {
+/// A string claim openidconnect's core claims leave out (`hd`, `sid`), read from the payload
+/// whose signature has just been verified.
+pub(super) fn extra_claim(raw: &str, name: &str) -> Option<String> {
     use base64::Engine;
     let payload = raw.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    bounded(claims.get("hd")?.as_str())
+    bounded(claims.get(name)?.as_str()).filter(|v| v.len() <= MAX_SUBJECT_LEN || name != "sid")
 }
 
 /// Signature, audience, expiry and nonce by openidconnect; issuer spelling and `azp` here.
@@ -135,7 +139,9 @@ pub(super) fn verified(
         name,
         picture,
         access_token_hash: claims.access_token_hash().map(|h| h.to_string()),
-        hosted_domain: hosted_domain_from.and_then(hosted_domain),
+        hosted_domain: hosted_domain_from.and_then(|raw| extra_claim(raw, "hd")),
         missing,
+        provider_session: None,
+        id_token: None,
     })
 }

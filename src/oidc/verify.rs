@@ -120,7 +120,17 @@ impl IdTokenRules {
             rs256::Check::BadSignature => return invalid(IdTokenProblem::BadSignature),
         }
         let hosted_domain_from = self.google.then_some(raw.as_str());
-        identity::verified(id_token, hosted_domain_from, &verifier, nonce, &self.accepted_issuers, &self.client_id)
+        let mut identity = identity::verified(
+            id_token,
+            hosted_domain_from,
+            &verifier,
+            nonce,
+            &self.accepted_issuers,
+            &self.client_id,
+        )?;
+        identity.provider_session = identity::extra_claim(&raw, "sid");
+        identity.id_token = Some(raw);
+        Ok(identity)
     }
 }
 

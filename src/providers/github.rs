@@ -118,6 +118,8 @@ impl GitHub {
             access_token_hash: None,
             hosted_domain: None,
             missing: Default::default(),
+            provider_session: None,
+            id_token: None,
         })
     }
 

@@ -1,6 +1,5 @@
 //! `/account`: the sign-in methods of the signed-in account, with *Connect* and *Disconnect*.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -9,7 +8,7 @@ use uuid::Uuid;
 use crate::auth::AuthenticatedUser;
 use crate::db::identities::IdentityRow;
 use crate::error::AppError;
-use crate::http::{page_policy_with_form_targets, SameOrigin};
+use crate::http::SameOrigin;
 use crate::login_cookie::LoginCookie;
 use crate::services::accounts::{self, DisconnectError};
 use crate::state::AppState;
@@ -47,12 +46,8 @@ pub async fn show(user: AuthenticatedUser, state: web::Data<AppState>) -> Result
         .iter()
         .map(|p| ProviderButton { id: p.id().to_string(), name: p.settings.name.clone(), login_url: String::new() })
         .collect();
-    let mut page =
-        super::html(AccountPage { name: user.display_name(), can_disconnect: rows.len() > 1, connected, available })?;
-    if let Ok(policy) = HeaderValue::from_str(&page_policy_with_form_targets(&origins)) {
-        page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
-    Ok(page)
+    let page = AccountPage { name: user.display_name(), can_disconnect: rows.len() > 1, connected, available };
+    super::page_with_forms(page, &state, origins)
 }
 
 /// `POST /account/connect/{id}`: off to provider `id`; its callback connects the identity to

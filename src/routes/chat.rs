@@ -30,5 +30,10 @@ pub async fn chat(req: HttpRequest, user: AuthenticatedUser) -> Result<HttpRespo
         };
         return Ok(HttpResponse::Ok().json(body));
     }
-    super::html(ChatPage { viewer: super::viewer(user) })
+    let page = ChatPage { viewer: super::viewer(user) };
+    // Only the page needs the state (its logout form); the JSON answer above stays lean.
+    match req.app_data::<actix_web::web::Data<crate::state::AppState>>() {
+        Some(state) => super::page_with_forms(page, state, Vec::new()),
+        None => super::html(page),
+    }
 }

@@ -14,5 +14,5 @@ pub async fn home(MaybeUser(user): MaybeUser, state: web::Data<AppState>) -> Res
         1 => format!("Login with {}", providers.first().settings.name),
         _ => "Sign in".to_owned(),
     };
-    super::html(HomePage { viewer: user.map(super::viewer), login_label })
+    super::page_with_forms(HomePage { viewer: user.map(super::viewer), login_label }, &state, Vec::new())
 }

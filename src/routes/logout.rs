@@ -8,7 +8,7 @@ use crate::cookies::{self, Names};
 use crate::error::AppError;
 use crate::http::SameOrigin;
 use crate::login_cookie::LoginCookie;
-use crate::services::devices::{self, Ending};
+use crate::services::devices;
 use crate::state::AppState;
 use crate::tokens::TokenKeys;
 
@@ -25,7 +25,9 @@ fn presented_session(req: &HttpRequest, keys: &TokenKeys, names: Names) -> Optio
     from_refresh.or_else(access)
 }
 
-/// `POST /logout`: revokes this session server-side, drops the cookies, returns home.
+/// `POST /logout`: revokes this session server-side, drops the cookies, and returns home —
+/// through the provider's end-session endpoint when the session's provider publishes one
+/// (RP-initiated logout, with `id_token_hint` and `post_logout_redirect_uri` = our `/`).
 pub async fn logout(
     _: SameOrigin,
     req: HttpRequest,
@@ -33,9 +35,20 @@ pub async fn logout(
     login: LoginCookie,
 ) -> Result<HttpResponse, AppError> {
     let names = cookies::names(state.settings.cookies);
-    if let Some((user_id, sid)) = presented_session(&req, &state.tokens, names) {
-        devices::end(&state, user_id, sid, Ending::LoggedOut).await?;
-    }
     login.clear();
-    Ok(super::signed_out_home(state.settings.cookies))
+    let Some((user_id, sid)) = presented_session(&req, &state.tokens, names) else {
+        return Ok(super::signed_out_home(state.settings.cookies));
+    };
+    let Some((provider, id_token)) = devices::log_out(&state, user_id, sid).await? else {
+        return Ok(super::signed_out_home(state.settings.cookies));
+    };
+    let home = format!("{}/", state.settings.site.public_origin);
+    let at_provider = match state.providers.get(&provider).and_then(|p| p.client.openid()) {
+        Some(client) => client.logout_url(id_token.as_deref(), &home).await,
+        None => None,
+    };
+    match at_provider {
+        Some(url) => Ok(super::signed_out_to(url.as_str(), state.settings.cookies)),
+        None => Ok(super::signed_out_home(state.settings.cookies)),
+    }
 }

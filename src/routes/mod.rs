@@ -3,6 +3,7 @@
 mod account;
 mod api;
 mod assets;
+mod backchannel;
 mod callback;
 mod chat;
 mod gateway;
@@ -12,15 +13,17 @@ mod login;
 mod logout;
 mod sessions_page;
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use crate::auth::AuthenticatedUser;
 use crate::config::CookieSettings;
 use crate::error::AppError;
+use crate::http::page_policy_with_form_targets;
 use crate::http::rate_limit::RateLimit;
 use crate::login_cookie::LoginCookieConfig;
+use crate::state::AppState;
 use crate::templates::Viewer;
 
 /// Registers every route of the contract; sign-in routes behind the rate limit, and only the
@@ -58,7 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session:
             .wrap(limit.middleware())
             .route(web::post().to(account::connect)),
     )
-    .service(web::resource("/logout").wrap(login_session.middleware()).route(web::post().to(logout::logout)));
+    .service(web::resource("/logout").wrap(login_session.middleware()).route(web::post().to(logout::logout)))
+    .service(web::resource("/backchannel-logout").wrap(limit.middleware()).route(web::post().to(backchannel::logout)));
     cfg.route("/", web::get().to(home::home))
         .route("/chat", web::get().to(chat::chat))
         .route("/healthz", web::get().to(health::healthz))
@@ -87,6 +91,22 @@ fn html(page: impl Template) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
 
+/// A page with a form whose 303 may lead to a provider: the logout (RP-initiated logout goes
+/// to the provider's end-session endpoint) and `extra` origins. Browsers apply `form-action`
+/// to the redirects a form submission follows, so the page's policy must name them.
+fn page_with_forms(page: impl Template, state: &AppState, extra: Vec<String>) -> Result<HttpResponse, AppError> {
+    let mut origins: Vec<String> =
+        state.providers.openid_clients().filter_map(|(_, client)| client.cached_end_session_origin()).collect();
+    origins.extend(extra);
+    let mut response = html(page)?;
+    if !origins.is_empty() {
+        if let Ok(policy) = HeaderValue::from_str(&page_policy_with_form_targets(&origins)) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+    Ok(response)
+}
+
 /// A 303 to `location`.
 fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::SeeOther();
@@ -96,7 +116,12 @@ fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
 
 /// A 303 home that also drops the access and refresh cookies (logout, revoking this session).
 fn signed_out_home(cookies: CookieSettings) -> HttpResponse {
-    let mut response = see_other("/");
+    signed_out_to("/", cookies)
+}
+
+/// A 303 to `location` that drops the access and refresh cookies.
+fn signed_out_to(location: &str, cookies: CookieSettings) -> HttpResponse {
+    let mut response = see_other(location);
     for cookie in crate::cookies::clear_all(cookies) {
         response.cookie(cookie);
     }

@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use crate::db::issued_tokens::{self, SessionRow};
+use crate::db::provider_sessions;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -34,6 +35,17 @@ pub async fn active(pool: &PgPool, user_id: Uuid) -> Result<Vec<SessionRow>, App
 pub async fn end(state: &AppState, user_id: Uuid, sid: Uuid, why: Ending) -> Result<bool, AppError> {
     let ended = db::run(&state.pool, move |conn| issued_tokens::revoke(conn, user_id, sid, why.reason())).await?;
     if ended {
+        state.revoked.add([sid]);
+    }
+    Ok(ended)
+}
+
+/// Logs this session out: ends it (here at once, elsewhere within REVOCATION_POLL_SECONDS)
+/// and returns the provider it signed in with and its ID token, for the provider's logout.
+pub async fn log_out(state: &AppState, user_id: Uuid, sid: Uuid) -> Result<Option<(String, Option<String>)>, AppError> {
+    let reason = Ending::LoggedOut.reason();
+    let ended = db::run(&state.pool, move |conn| provider_sessions::log_out(conn, user_id, sid, reason)).await?;
+    if ended.is_some() {
         state.revoked.add([sid]);
     }
     Ok(ended)

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admission;
 pub mod devices;
+pub mod provider_logout;
 pub mod refresh;
 pub mod sign_in;
 

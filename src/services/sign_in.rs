@@ -55,6 +55,8 @@ pub(super) fn stored(provider: &Provider, identity: Identity) -> NewIdentity {
         name: identity.name,
         picture: identity.picture,
         hosted_domain: identity.hosted_domain,
+        provider_session: identity.provider_session,
+        id_token: identity.id_token,
     }
 }
 

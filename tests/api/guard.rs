@@ -180,7 +180,8 @@ async fn logout_clears_the_cookie_and_refuses_other_origins() {
 
     let response = browser.client.post(app.url("/logout")).header("origin", &app.address).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response), "/");
+    // The local provider publishes an end_session_endpoint: RP-initiated logout (provider_logout.rs).
+    assert!(location(&response).starts_with(&format!("{}/session/end?", app.issuer)), "{}", location(&response));
     let cleared = &set_cookies(&response)["access_token"];
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert!(browser.cookie("access_token").is_none());

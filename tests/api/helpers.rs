@@ -64,10 +64,14 @@ pub fn fresh_database(admin_url: &str) -> String {
 
 /// Registers a client for this app at the local provider (dynamic client registration).
 async fn register_client(issuer: &str, redirect_uri: &str) -> (String, String) {
+    let origin = Url::parse(redirect_uri).unwrap().origin().ascii_serialization();
     let response = reqwest::Client::new()
         .post(format!("{issuer}/reg"))
         .json(&serde_json::json!({
             "redirect_uris": [redirect_uri],
+            "post_logout_redirect_uris": [format!("{origin}/")],
+            "backchannel_logout_uri": format!("{origin}/backchannel-logout"),
+            "backchannel_logout_session_required": true,
             "token_endpoint_auth_method": "client_secret_basic",
             "grant_types": ["authorization_code"],
             "response_types": ["code"],

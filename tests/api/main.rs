@@ -18,6 +18,7 @@ mod log_lines;
 mod login;
 mod metrics;
 mod provider_keys;
+mod provider_logout;
 mod providers;
 mod rejections;
 mod revocation;

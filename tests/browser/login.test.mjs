@@ -88,17 +88,20 @@ describe('doorman login in a real browser', () => {
       assert.equal(page.url(), CHAT_URL, 'a reload stays on /chat');
       await assertGreeted(page, login);
 
+      // Logging out ends the session here, then at the provider (RP-initiated logout: the
+      // provider publishes an end_session_endpoint), which asks to confirm and sends the
+      // browser back home.
       const [logoutResponse] = await Promise.all([
         page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/logout'),
         page.getByRole('button', { name: 'Log out' }).click(),
       ]);
-      await page.waitForLoadState();
-      assert.equal(
-        page.url(),
-        HOME_URL,
-        `logging out should land on the home page; POST /logout answered ${logoutResponse.status()} and the ` +
-          `browser is at ${page.url()} showing ${JSON.stringify(await page.locator('main').innerText().catch(() => ''))}`,
-      );
+      assert.equal(logoutResponse.status(), 303, 'POST /logout answers 303');
+      const endSession = new URL(logoutResponse.headers().location);
+      assert.equal(endSession.pathname, '/session/end', `logout goes to the provider's end-session endpoint: ${endSession}`);
+      assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), HOME_URL);
+      assert.ok(endSession.searchParams.get('id_token_hint'), 'with the ID token as a hint');
+      await page.getByRole('button', { name: /sign me out/i }).click();
+      await page.waitForURL(HOME_URL);
       await assert.doesNotReject(
         page.getByRole('link', { name: 'Login with Google' }).waitFor({ state: 'visible' }),
         'home shows the login link after logging out',
@@ -106,16 +109,12 @@ describe('doorman login in a real browser', () => {
       assert.equal(await accessCookie(context), undefined, 'logging out removes access_token');
       assert.equal(await appCookie(context, REFRESH_COOKIE), undefined, 'logging out removes refresh_token');
 
-      // The provider still remembers this browser, so going on to the provider may sign it straight
-      // back in. What matters is that the app itself refuses /chat without the cookies and sends the
-      // browser through the provider and a new callback before it shows /chat again.
+      // The provider's session ended too: /chat sends the browser to the provider's login page,
+      // not straight back in.
       const signedInAgain = await assertSentToLogin(await page.goto(CHAT_URL), CHAT_URL);
-      if (signedInAgain) {
-        t.diagnostic('after logout the provider signed the browser straight back in (its own session survives)');
-      } else {
-        assert.equal(await page.locator('#greeting').count(), 0, 'no greeting without signing in again');
-        await page.locator('input[name="login"]').waitFor({ state: 'visible' });
-      }
+      assert.equal(signedInAgain, false, 'the provider forgot this browser');
+      assert.equal(await page.locator('#greeting').count(), 0, 'no greeting without signing in again');
+      await page.locator('input[name="login"]').waitFor({ state: 'visible' });
 
       const csp = consoleErrors.filter((e) => /content security policy/i.test(e));
       assert.deepEqual(csp, [], 'no Content-Security-Policy violations');

@@ -1,0 +1,2 @@
+DROP TABLE consumed_logout_tokens;
+DROP TABLE provider_sessions;

@@ -1,0 +1,93 @@
+//! `provider_sessions`: for a session signed in with an OpenID provider, the provider's session
+//! id (`sid`) and the ID token; what logging out at the provider needs. Rows go when their
+//! session ends (here at logout and back-channel logout, else by `forget_ended`).
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::digest;
+use super::issued_tokens::{revoke, revoke_session};
+use crate::schema::{consumed_logout_tokens, identities, issued_tokens as sessions, provider_sessions};
+
+/// Ends the user's session `sid` and takes what the provider's logout needs: `None` when it was
+/// not theirs or had ended already; else its provider id and ID token (if kept).
+pub fn log_out(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    sid: Uuid,
+    reason: &str,
+) -> QueryResult<Option<(String, Option<String>)>> {
+    conn.transaction(|conn| {
+        if !revoke(conn, user_id, sid, reason)? {
+            return Ok(None);
+        }
+        let provider: String = sessions::table.find(sid).select(sessions::provider).first(conn)?;
+        let id_token: Option<Option<String>> = diesel::delete(provider_sessions::table.find(sid))
+            .returning(provider_sessions::id_token)
+            .get_result(conn)
+            .optional()?;
+        Ok(Some((provider, id_token.flatten())))
+    })
+}
+
+/// What a back-channel logout token ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoggedOut {
+    /// These sessions (possibly none: the provider's session had no live one here).
+    Ended(Vec<Uuid>),
+    /// The token's `jti` was used before: nothing done.
+    Replayed,
+}
+
+/// Records the token's `jti` as used and ends the live sessions it names: by the provider's
+/// session id (`sid`, and when `sub` is given too, only that identity's), or every session of
+/// the identity (`sub`) of this issuer. One transaction: a replay ends nothing.
+pub fn back_channel_logout(
+    conn: &mut PgConnection,
+    issuer: &str,
+    sid: Option<&str>,
+    sub: Option<&str>,
+    jti: &str,
+) -> QueryResult<LoggedOut> {
+    conn.transaction(|conn| {
+        let first_use = diesel::insert_into(consumed_logout_tokens::table)
+            .values(consumed_logout_tokens::jti_hash.eq(digest(&format!("{issuer} {jti}"))))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+        if first_use == 0 {
+            return Ok(LoggedOut::Replayed);
+        }
+        let mut live = sessions::table
+            .inner_join(identities::table.on(sessions::identity_id.eq(identities::id.nullable())))
+            .left_join(provider_sessions::table)
+            .filter(identities::issuer.eq(issuer))
+            .filter(sessions::revoked_at.is_null())
+            .select(sessions::id)
+            .into_boxed();
+        if let Some(sid) = sid {
+            live = live.filter(provider_sessions::provider_sid.eq(sid));
+        }
+        if let Some(sub) = sub {
+            live = live.filter(identities::subject.eq(sub));
+        }
+        let ended: Vec<Uuid> = live.load(conn)?;
+        for session in &ended {
+            revoke_session(conn, *session, "back-channel logout")?;
+        }
+        diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(&ended))).execute(conn)?;
+        Ok(LoggedOut::Ended(ended))
+    })
+}
+
+/// Deletes the rows of sessions that ended or expired, and used logout tokens older than a day
+/// (a logout token is refused as stale long before).
+pub fn forget_ended(conn: &mut PgConnection) -> QueryResult<usize> {
+    let ended = diesel::sql_query(
+        "DELETE FROM provider_sessions p USING issued_tokens t \
+         WHERE t.id = p.session_id AND (t.revoked_at IS NOT NULL OR t.expires_at < now())",
+    )
+    .execute(conn)?;
+    diesel::sql_query("DELETE FROM consumed_logout_tokens WHERE consumed_at < now() - interval '1 day'")
+        .execute(conn)?;
+    Ok(ended)
+}
