@@ -5,6 +5,8 @@
 # forward_auth, each a small upstream (tests/browser/gateway-upstream.mjs) that verifies
 # X-Auth-Request-Jwt against doorman's JWKS. One login (COOKIE_DOMAIN=doorman.test) covers both
 # apps. (Not *.localhost: curl keeps a cookie for Domain=localhost to that host alone.)
+# Then the same with a real nginx running deploy/nginx/protect-other-host.conf (placeholders
+# replaced) for a third app on two more host names, app3 and app4.doorman.test.
 #
 #   bash tests/deploy/gateway-test.sh
 #
@@ -20,6 +22,7 @@ cd "$ROOT"
 source "$ROOT/tests/deploy/checks.sh"
 
 command -v caddy >/dev/null || apt_install caddy
+command -v nginx >/dev/null || apt_install nginx
 [ -n "${TEST_DATABASE_URL:-}" ] || die "TEST_DATABASE_URL is not set (scripts/test sets it)"
 npm_install "$ROOT/dev/idp"
 npm_install "$ROOT/tests/browser"
@@ -34,7 +37,7 @@ cleanup() {
   local status=$?
   set +e
   if [ "$failed" -gt 0 ] || [ "$status" -ne 0 ]; then
-    for log in doorman.log caddy.log idp.log app1.log app2.log; do
+    for log in doorman.log caddy.log idp.log app1.log app2.log app3.log nginx/error.log; do
       [ -s "$work/$log" ] && { echo "--- last lines of $log" >&2; tail -n 15 "$work/$log" >&2; }
     done
   fi
@@ -47,10 +50,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 caddy_port=$(free_port) caddy_admin_port=$(free_port) doorman_port=$(free_port) idp_port=$(free_port)
-app1_port=$(free_port) app2_port=$(free_port)
+app1_port=$(free_port) app2_port=$(free_port) app3_port=$(free_port) nginx_port=$(free_port)
 LOGIN=http://login.doorman.test:$caddy_port
 APP1=http://app1.doorman.test:$caddy_port
 APP2=http://app2.doorman.test:$caddy_port
+APP3=http://app3.doorman.test:$nginx_port
+APP4=http://app4.doorman.test:$nginx_port
 DOORMAN=http://127.0.0.1:$doorman_port
 ISSUER=http://127.0.0.1:$idp_port
 
@@ -62,7 +67,7 @@ database_url=${base%%://*}://$authority/$test_db
 
 secret="gateway-test-secret-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 pids+=("$(start_idp "$idp_port" doorman-gateway "$secret" "$LOGIN/auth" "$work/idp.log")")
-for n in 1 2; do
+for n in 1 2 3; do
   port_var=app${n}_port
   PORT=${!port_var} NAME=app$n JWKS_URL=$DOORMAN/.well-known/jwks.json ISSUER=$LOGIN \
     node "$ROOT/tests/browser/gateway-upstream.mjs" >"$work/app$n.log" 2>&1 &
@@ -80,14 +85,42 @@ pids+=("$!")
   APP2_ALLOWED_DOMAINS=corp.example CADDY_ADMIN=127.0.0.1:$caddy_admin_port XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work HOME=$work \
   exec caddy run --config "$ROOT/deploy/caddy/Caddyfile" --adapter caddyfile) >"$work/caddy.log" 2>&1 &
 pids+=("$!")
+# nginx: the deploy file with its placeholders replaced, and the cookie maps of doorman.conf.
+mkdir -p "$work/nginx"
+sed -e "s#listen 443 ssl http2;#listen 127.0.0.1:$nginx_port;#" -e '/ssl_certificate/d' \
+    -e 's#server_name app.example.com;#server_name app3.doorman.test app4.doorman.test;#' \
+    -e 's#Domain=example.com; #Domain=doorman.test; #' -e 's#Secure; ##' \
+    -e "s#127.0.0.1:3000#127.0.0.1:$app3_port#" deploy/nginx/protect-other-host.conf >"$work/nginx/app.conf"
+grep -v '^ *#' "$work/nginx/app.conf" | grep -q 'example\.com\|:3000;' && die "protect-other-host.conf: a placeholder is left"
+grep -q "listen 127.0.0.1:$nginx_port;" "$work/nginx/app.conf" || die "protect-other-host.conf: its listen line was not found"
+awk '/^map \$http_cookie \$doorman_cookie_1/ { p = 1 } p { print } p && /\$doorman_app_cookie/ { q = 1 } q && /^}/ { exit }' \
+  deploy/nginx/doorman.conf >"$work/nginx/maps.conf"
+grep -q 'doorman_app_cookie {' "$work/nginx/maps.conf" || die "deploy/nginx/doorman.conf: the cookie maps were not found"
+cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    upstream doorman { server 127.0.0.1:$doorman_port; }
+    include $work/nginx/maps.conf;
+    include $work/nginx/app.conf;
+}
+NGINX
+nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=("$!")
 wait_for "doorman (log: $work/doorman.log)" 30 curl -fsS "$DOORMAN/readyz"
 wait_for "caddy (log: $work/caddy.log)" 30 curl -fsS --resolve "login.doorman.test:$caddy_port:127.0.0.1" "$LOGIN/healthz"
+wait_for "nginx (log: $work/nginx/error.log)" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$nginx_port"
 wait_for "the upstreams" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$app1_port && exec 4<>/dev/tcp/127.0.0.1/$app2_port"
-say "caddy on :$caddy_port (login, app1, app2 .doorman.test), doorman on :$doorman_port, provider on :$idp_port"
+say "caddy on :$caddy_port (login, app1, app2 .doorman.test), nginx on :$nginx_port (app3, app4), doorman on :$doorman_port, provider on :$idp_port"
 
 set +e
 CURL_ARGS=(--max-time 15)
 for host in login app1 app2; do CURL_ARGS+=(--resolve "$host.doorman.test:$caddy_port:127.0.0.1"); done
+for host in app3 app4; do CURL_ARGS+=(--resolve "$host.doorman.test:$nginx_port:127.0.0.1"); done
 HTML='Accept: text/html,application/xhtml+xml'
 jar=$work/jar
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get(sys.argv[2]))' "$B" "$1"; }
@@ -147,6 +180,26 @@ req -c "$jar" -b "$jar" -H "$HTML" "$APP2/"
 why="$status $(head -c 300 "$B")"
 check "app2 (allowed_domains=corp.example) refuses alice@example.test with a 403 page" \
   '[ "$status" = 403 ] && grep -q "open to other accounts only" "$B"'
+
+# --- nginx, for app3 and app4 ----------------------------------------------------------------------
+for app in "$APP3" "$APP4"; do
+  host=${app#http://} host=${host%%:*}
+  req -H "$HTML" "$app/page?a=1&b=2"
+  encoded=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$app/page?a=1&b=2")
+  why="$status $location"
+  check "nginx, signed out: a browser at $host gets 302 to the login with the whole URL as next" \
+    '[ "$status" = 302 ] && [ "$location" = "$LOGIN/login?next=$encoded" ]'
+  req -H 'Accept: application/json' "$app/page"
+  check "nginx, signed out: an API client at $host gets 401" '[ "$status" = 401 ]'
+  req -b "$jar" -H "$HTML" -H "X-Auth-Request-User: forged-admin" "$app/page"
+  why="$status $(head -c 300 "$B")"
+  check "nginx, signed in (the login at login.doorman.test): $host gets alice, not the forged header" \
+    '[ "$status" = 200 ] && [ "$(json email)" = alice@example.test ] && [[ "$(json user)" =~ ^[0-9a-f-]{36}$ ]]'
+  check "nginx: the app at $host verifies its JWT (aud = $host)" \
+    '[ "$(json verified)" = True ] && [ "$(json jwt_aud)" = "$host:$nginx_port" ]'
+  why=$(json cookie)
+  check "nginx: $host gets none of doorman's cookies" '! grep -qE "access_token|refresh_token" <<<"$why"'
+done
 
 # --- An absolute next outside ALLOWED_REDIRECT_HOSTS ends on FRONTEND_URL -------------------------
 for bad in "http://evil.example/" "http://app1.doorman.test.evil.example/" "http://app1.doorman.test@evil.example/" \
