@@ -1,6 +1,8 @@
-//! Benchmark baseline for doorman's guarded `GET /chat`: verifies the same HS256 `access_token`
+//! Benchmark baseline for doorman's guarded `GET /chat`, `GET /auth/verify` and
+//! `GET /auth/forward`: verifies the same HS256 `access_token`
 //! cookie with the same checks (HS256 only, exp with 5 s leeway, sub/iat/exp/iss/aud required,
-//! iss and aud = the app's public origin, type = "access") and answers the same JSON, with
+//! iss and aud = the app's public origin, type = "access") and answers the same JSON (or, for the
+//! gateway routes, the same identity headers), with
 //! nothing else: no logger, no session middleware, no default headers, no database, no error
 //! negotiation.
 //!
@@ -40,14 +42,44 @@ struct Keys {
     validation: Validation,
 }
 
+fn claims(req: &HttpRequest, keys: &Keys) -> Option<Claims> {
+    let cookie = req.cookie("access_token")?;
+    match jsonwebtoken::decode::<Claims>(cookie.value(), &keys.decoding, &keys.validation) {
+        Ok(data) if data.claims.token_type == TokenType::Access => Some(data.claims),
+        _ => None,
+    }
+}
+
+/// The gateway's answer: the identity in headers.
+fn identity(mut response: actix_web::HttpResponseBuilder, claims: Claims) -> HttpResponse {
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    response.insert_header(("X-Auth-Request-User", claims.sub.to_string()));
+    if let Some(email) = claims.email {
+        response.insert_header(("X-Auth-Request-Email", email));
+    }
+    response.finish()
+}
+
+#[get("/auth/verify")]
+async fn verify(req: HttpRequest, keys: web::Data<Keys>) -> HttpResponse {
+    match claims(&req, &keys) {
+        Some(c) => identity(HttpResponse::NoContent(), c),
+        None => HttpResponse::Unauthorized().finish(),
+    }
+}
+
+#[get("/auth/forward")]
+async fn forward(req: HttpRequest, keys: web::Data<Keys>) -> HttpResponse {
+    match claims(&req, &keys) {
+        Some(c) => identity(HttpResponse::Ok(), c),
+        None => HttpResponse::Unauthorized().finish(),
+    }
+}
+
 #[get("/chat")]
 async fn chat(req: HttpRequest, keys: web::Data<Keys>) -> HttpResponse {
-    let Some(cookie) = req.cookie("access_token") else {
+    let Some(claims) = claims(&req, &keys) else {
         return HttpResponse::Unauthorized().finish();
-    };
-    let claims = match jsonwebtoken::decode::<Claims>(cookie.value(), &keys.decoding, &keys.validation) {
-        Ok(data) if data.claims.token_type == TokenType::Access => data.claims,
-        _ => return HttpResponse::Unauthorized().finish(),
     };
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
         "message": "Welcome!",
@@ -75,5 +107,8 @@ async fn main() -> std::io::Result<()> {
     validation.set_audience(&[&origin]);
     let keys = web::Data::new(Keys { decoding: DecodingKey::from_secret(secret.as_bytes()), validation });
     // Worker count: actix's default (one per available CPU), as in the app.
-    HttpServer::new(move || App::new().app_data(keys.clone()).service(chat)).bind(&bind)?.run().await
+    HttpServer::new(move || App::new().app_data(keys.clone()).service(chat).service(verify).service(forward))
+        .bind(&bind)?
+        .run()
+        .await
 }
