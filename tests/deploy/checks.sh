@@ -20,3 +20,21 @@ req() {
 }
 header() { sed -n "s/^$1: *//Ip" "$H" | tr -d '\r' | head -n 1; }
 set_cookie() { sed -n "s/^set-cookie: *\($1=.*\)/\1/Ip" "$H" | tr -d '\r'; }   # the Set-Cookie of a name
+# at_provider NAME JAR CALLBACK: from $location (the app's 303 to the provider), through the local
+# provider's login form as NAME, to the app's callback URL (a prefix, e.g. https://host/auth), left
+# in $location; fails with $why set. ISSUER is the provider's URL.
+at_provider() {
+  local name=$1 jar=$2 callback=$3 hops=0
+  req -c "$jar" -b "$jar" "$location"
+  [ "$status" = 303 ] || { why="provider's authorization endpoint: $status"; return 1; }
+  [[ "$location" == /* ]] && location=$ISSUER$location
+  req -c "$jar" -b "$jar" --data-urlencode prompt=login --data-urlencode "login=$name" \
+    --data-urlencode password=x "$location"
+  while [[ "$status" == 30[23] ]]; do
+    [[ "$location" == /* ]] && location=$ISSUER$location
+    [[ "$location" == "$callback?"* ]] && break
+    [ $((hops += 1)) -le 5 ] || break
+    req -c "$jar" -b "$jar" "$location"
+  done
+  [[ "$location" == "$callback?"*code=* ]] || { why="the provider did not send the browser back: $status $location"; return 1; }
+}

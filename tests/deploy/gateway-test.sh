@@ -125,22 +125,10 @@ HTML='Accept: text/html,application/xhtml+xml'
 jar=$work/jar
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get(sys.argv[2]))' "$B" "$1"; }
 
-# login_at_provider: follows $location (doorman's 303 to the provider) through the provider's
-# form back to doorman's callback; leaves the callback's answer in $H/$B.
+# login_at_provider NAME: from $location (doorman's 303 to the provider) through the provider's
+# form to doorman's callback; leaves the callback's answer in $H/$B.
 login_at_provider() {
-  local name=$1 hops=0
-  req -c "$jar" -b "$jar" "$location"
-  [ "$status" = 303 ] || { why="provider's authorization endpoint: $status"; return 1; }
-  [[ "$location" == /* ]] && location=$ISSUER$location
-  req -c "$jar" -b "$jar" --data-urlencode prompt=login --data-urlencode "login=$name" --data-urlencode password=x "$location"
-  while [[ "$status" == 30[23] ]]; do
-    [[ "$location" == /* ]] && location=$ISSUER$location
-    [[ "$location" == "$LOGIN/auth?"* ]] && break
-    [ $((hops += 1)) -le 5 ] || break
-    req -c "$jar" -b "$jar" "$location"
-  done
-  [[ "$location" == "$LOGIN/auth?"*code=* ]] || { why="no callback: $status $location"; return 1; }
-  req -c "$jar" -b "$jar" -H "$HTML" "$location"
+  at_provider "$1" "$jar" "$LOGIN/auth" && req -c "$jar" -b "$jar" -H "$HTML" "$location"
 }
 
 # --- Signed out: the app sends the browser to the login, which sends it back ---------------------

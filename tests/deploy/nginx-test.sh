@@ -218,23 +218,12 @@ MARKER=PROTECTED-MARKER-7f3a
 # login NAME JAR NEXT [CURL ARGS for the callback request...]: the browser's round trip through
 # nginx and the provider's login form. Leaves the callback's response in $H/$B; sets $login_cookie.
 login() {
-  local name=$1 jar=$2 next=$3 hops=0
+  local name=$1 jar=$2 next=$3
   shift 3
   req -c "$jar" -b "$jar" "$BASE/login?next=$next"
   [ "$status" = 303 ] && [[ "$location" == "$ISSUER/"* ]] || { why="GET /login: $status $location"; return 1; }
   login_cookie=$(set_cookie doorman_login)
-  req -c "$jar" -b "$jar" "$location"
-  [ "$status" = 303 ] || { why="provider's authorization endpoint: $status"; return 1; }
-  [[ "$location" == /* ]] && location=$ISSUER$location
-  req -c "$jar" -b "$jar" --data-urlencode prompt=login --data-urlencode "login=$name" \
-    --data-urlencode password=x "$location"
-  while [[ "$status" == 30[23] ]]; do
-    [[ "$location" == /* ]] && location=$ISSUER$location
-    [[ "$location" == "$BASE/auth?"* ]] && break
-    [ $((hops += 1)) -le 5 ] || break
-    req -c "$jar" -b "$jar" "$location"
-  done
-  [[ "$location" == "$BASE/auth?"*code=* ]] || { why="the provider did not send the browser back: $status $location"; return 1; }
+  at_provider "$name" "$jar" "$BASE/auth" || return 1
   req -c "$jar" -b "$jar" "$@" "$location"
   [ "$status" = 303 ] || { why="GET /auth: $status $(head -c 300 "$B")"; return 1; }
 }
