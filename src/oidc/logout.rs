@@ -11,7 +11,8 @@ use openidconnect::{ClientId, EndSessionUrl, LogoutRequest, PostLogoutRedirectUr
 use serde::Deserialize;
 use url::Url;
 
-use super::discovery::Discovered;
+use super::discovery::{Discovered, Source};
+use super::{verify as id_verify, OidcClient, OidcError};
 
 /// The `events` member a logout token must carry.
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -51,6 +52,47 @@ struct Claims {
     jti: Option<String>,
     events: Option<serde_json::Map<String, serde_json::Value>>,
     nonce: Option<serde_json::Value>,
+}
+
+impl OidcClient {
+    /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri` =
+    /// `back_to`; `None` when it publishes no `end_session_endpoint` (Google) or is unreachable.
+    pub async fn logout_url(&self, id_token: Option<&str>, back_to: &str) -> Option<Url> {
+        let discovered = self.cache.get().await.ok()?;
+        logout_url(&discovered, &self.client_id, id_token, back_to)
+    }
+
+    /// The origin of the end-session endpoint, if discovery has run and names one (no fetch:
+    /// pages with a logout form ask for it on every render).
+    pub fn cached_end_session_origin(&self) -> Option<String> {
+        let discovered = self.cache.cached()?;
+        let endpoint = discovered.metadata.additional_metadata().end_session_endpoint.as_ref()?;
+        Some(endpoint.origin().ascii_serialization())
+    }
+
+    /// The issuer as its tokens name it.
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_str()
+    }
+
+    /// Verifies a back-channel logout token of this provider; a token naming a key we lack
+    /// makes us fetch the keys again, as often as the refetch rule for posted tokens allows.
+    pub async fn verify_logout_token(
+        &self,
+        raw: &str,
+    ) -> Result<Result<LogoutRequestClaims, LogoutTokenError>, OidcError> {
+        let discovered = self.cache.get().await?;
+        match verify(&discovered, self.issuer.as_str(), &self.client_id, raw) {
+            Err(LogoutTokenError::Signature(why)) if why.contains("does not publish") => {
+                let kid = id_verify::key_id(raw);
+                match self.cache.refresh_keys(&discovered, Source::Posted, kid.as_deref()).await? {
+                    Some(fresh) => Ok(verify(&fresh, self.issuer.as_str(), &self.client_id, raw)),
+                    None => Ok(Err(LogoutTokenError::Signature(why))),
+                }
+            }
+            other => Ok(other),
+        }
+    }
 }
 
 /// The provider's end-session URL for an ID token, or `None` when it publishes none (Google).

@@ -188,45 +188,6 @@ impl OidcClient {
         Some(discovered.metadata.authorization_endpoint().url().origin().ascii_serialization())
     }
 
-    /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri` =
-    /// `back_to`; `None` when it publishes no `end_session_endpoint` (Google) or is unreachable.
-    pub async fn logout_url(&self, id_token: Option<&str>, back_to: &str) -> Option<Url> {
-        let discovered = self.cache.get().await.ok()?;
-        logout::logout_url(&discovered, &self.client_id, id_token, back_to)
-    }
-
-    /// The origin of the end-session endpoint, if discovery has run and names one (no fetch:
-    /// pages with a logout form ask for it on every render).
-    pub fn cached_end_session_origin(&self) -> Option<String> {
-        let discovered = self.cache.cached()?;
-        let endpoint = discovered.metadata.additional_metadata().end_session_endpoint.as_ref()?;
-        Some(endpoint.origin().ascii_serialization())
-    }
-
-    /// The issuer as its tokens name it.
-    pub fn issuer(&self) -> &str {
-        self.issuer.as_str()
-    }
-
-    /// Verifies a back-channel logout token of this provider; a token naming a key we lack
-    /// makes us fetch the keys again, as often as the refetch rule for posted tokens allows.
-    pub async fn verify_logout_token(
-        &self,
-        raw: &str,
-    ) -> Result<Result<LogoutRequestClaims, LogoutTokenError>, OidcError> {
-        let discovered = self.cache.get().await?;
-        match logout::verify(&discovered, self.issuer.as_str(), &self.client_id, raw) {
-            Err(LogoutTokenError::Signature(why)) if why.contains("does not publish") => {
-                let kid = verify::key_id(raw);
-                match self.cache.refresh_keys(&discovered, Source::Posted, kid.as_deref()).await? {
-                    Some(fresh) => Ok(logout::verify(&fresh, self.issuer.as_str(), &self.client_id, raw)),
-                    None => Ok(Err(LogoutTokenError::Signature(why))),
-                }
-            }
-            other => Ok(other),
-        }
-    }
-
     /// Checks the `iss` of an authorization response (RFC 9207). Required when the provider
     /// says it sends one; compared whenever present.
     pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), OidcError> {
