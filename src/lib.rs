@@ -1,11 +1,12 @@
 //! Doorman: sign people in with Google (OpenID Connect) and keep them signed in with cookies.
 //!
 //! Layers, each importing only those below it (checked by `tests/layers.rs`):
-//! `startup` → `routes` → `auth`, `http`, `login_cookie` → `state`, `services` → `error`,
+//! `cli` → `startup` → `routes` → `auth`, `http`, `login_cookie` → `state`, `services` → `error`,
 //! `cookies`, `templates` → `providers`, `revocation` → `oidc`, `db`, `tokens` → `config`, `next_path`, `schema`,
 //! `logging`, `metrics`.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod cookies;
 pub mod db;

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth", "http", "login_cookie"],
     &["routes"],
     &["startup"],
+    &["cli"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -68,6 +68,12 @@ const MIGRATION_LOCK: i64 = 0x0064_6f6f_726d_616e; // "doorman" in ASCII
 
 /// Applies the embedded migrations that this database has not seen yet. Instances starting at
 /// the same moment take turns (an advisory lock), so none fails on half-created tables.
+/// How many migrations the database still lacks.
+pub fn pending_migrations(pool: &PgPool) -> Result<usize, String> {
+    let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+    conn.pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| format!("cannot read the migrations: {e}"))
+}
+
 pub fn migrate(pool: &PgPool) -> Result<usize, String> {
     let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
     let lock = |conn: &mut PgConn, sql: &str| {

@@ -152,6 +152,11 @@ impl OidcClient {
         self.cache.get().await.map(|_| ())
     }
 
+    /// How many signing keys the provider publishes (discovery is fetched first if need be).
+    pub async fn signing_key_count(&self) -> Result<usize, OidcError> {
+        Ok(self.cache.get().await?.keys.len())
+    }
+
     /// How long the keys we have may be kept (discovery is fetched first if need be).
     pub async fn keys_keep_for(&self) -> Result<Duration, OidcError> {
         Ok(self.cache.get().await?.keep_for)

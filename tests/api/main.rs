@@ -3,6 +3,7 @@
 //! for tokens a real one would never issue. `scripts/test` starts the services and sets
 //! TEST_DATABASE_URL and TEST_OIDC_ISSUER.
 
+mod cli;
 mod conformance;
 mod cookie_shadowing;
 mod fake_github;
