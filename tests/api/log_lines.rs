@@ -53,10 +53,12 @@ impl Binary {
         Binary { child, address }
     }
 
-    /// Stops it and returns what it logged (the batched writer flushes every 100 ms).
+    /// Stops it gracefully (SIGTERM: the server flushes its batched log before it exits, which
+    /// a fixed wait and SIGKILL did not guarantee on a loaded machine) and returns what it logged.
     async fn log(mut self) -> String {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        self.child.kill().unwrap();
+        let pid = self.child.id().to_string();
+        let term = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(term.success(), "SIGTERM to the app");
         let mut log = String::new();
         self.child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
         self.child.wait().unwrap();
