@@ -187,10 +187,14 @@ impl OidcClient {
         Ok(AuthorizationRequest { url, secrets })
     }
 
-    /// The origin of the provider's authorization endpoint (discovery is fetched if need be).
+    /// The origin of the provider's authorization endpoint. Never fetches: a page that names it
+    /// must not wait for a provider that is down. Before discovery has run, the issuer's origin
+    /// (where providers serve their endpoints in practice).
     pub async fn authorization_origin(&self) -> Option<String> {
-        let discovered = self.cache.get().await.ok()?;
-        Some(discovered.metadata.authorization_endpoint().url().origin().ascii_serialization())
+        match self.cache.cached() {
+            Some(discovered) => Some(discovered.metadata.authorization_endpoint().url().origin().ascii_serialization()),
+            None => Url::parse(self.issuer.as_str()).ok().map(|u| u.origin().ascii_serialization()),
+        }
     }
 
     /// Checks the `iss` of an authorization response (RFC 9207). Required when the provider
