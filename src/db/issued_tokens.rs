@@ -129,10 +129,13 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
                 .execute(conn)?;
             return Ok(Rotation::Rotated(owner));
         }
-        // A rotation "in the future" cannot happen with one clock; never let it open a grace.
+        // `now()` is when this transaction began: a request that waited for the row lock while
+        // the other tab rotated sees that rotation a few milliseconds "after" its own now (seen
+        // in CI: counted as no grace, it rotated again and retired the other tab's new token).
+        // So the window reaches as far back as forward; a rotation further in the future (an
+        // instance with a wrong clock) still opens none.
         let since_rotation = state.rotated_at.map(|at| now - at);
-        let within_grace =
-            !r.grace.is_zero() && since_rotation.is_some_and(|d| d >= chrono::TimeDelta::zero() && d <= delta(r.grace));
+        let within_grace = !r.grace.is_zero() && since_rotation.is_some_and(|d| d.abs() <= delta(r.grace));
         let same_browser = r.user_agent.is_some() && state.rotated_user_agent.as_deref() == r.user_agent;
         let previous = state.previous_jti_hash.as_deref() == Some(presented.as_slice());
         if previous && same_browser && within_grace {
