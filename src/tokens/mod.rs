@@ -22,7 +22,7 @@ use crate::config::TokenSettings;
 
 pub use claims::{AccessClaims, Lifetimes, Parties, Profile, RefreshClaims, TokenType};
 pub use signing::AccessSigner;
-pub use upstream::{UpstreamClaims, UPSTREAM_TTL};
+pub use upstream::UPSTREAM_TTL;
 
 /// Why a token could not be signed (a broken key; checked at start-up by `self_check`).
 pub type SignError = jsonwebtoken::errors::Error;

@@ -8,35 +8,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{now, Profile, SignError, TokenKeys, TokenType};
+use super::{now, AccessClaims, Profile, SignError, TokenKeys, TokenType};
 
 /// How long an upstream token lives (the contract: at most five minutes).
 pub const UPSTREAM_TTL: Duration = Duration::from_secs(120);
 /// Entries kept at most; the cache is emptied when full (a burst of new sessions).
 const MAX_CACHED: usize = 10_000;
-
-/// What the upstream app learns.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UpstreamClaims {
-    pub sub: Uuid,
-    pub email: Option<String>,
-    #[serde(default)]
-    pub email_verified: bool,
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<Uuid>,
-    pub iss: String,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-    #[serde(rename = "type")]
-    pub token_type: TokenType,
-}
 
 /// Tokens by (session, host).
 #[derive(Default)]
@@ -61,11 +40,14 @@ impl TokenKeys {
                 return Some(Ok(token));
             }
         }
-        let claims = UpstreamClaims {
+        // The access token's claims, for another audience and of another type (refused as an
+        // access token); no picture, which the app has no use for.
+        let claims = AccessClaims {
             sub: user_id,
             email: profile.email.clone(),
             email_verified: profile.email_verified,
             name: profile.name.clone(),
+            picture: None,
             idp: profile.idp.clone(),
             sid,
             iss: self.parties.issuer.clone(),

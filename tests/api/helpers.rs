@@ -221,6 +221,16 @@ impl TestApp {
         (response.status(), response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// The `n` a counting query (`SELECT count(*) AS n …`) answers in this app's database.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql).get_result::<Count>(&mut self.db()).unwrap().n
+    }
+
     pub fn db(&self) -> PgConnection {
         PgConnection::establish(&self.database_url).expect("connect to the test database")
     }

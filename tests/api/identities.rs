@@ -14,13 +14,7 @@ use crate::helpers::{fresh_database, required_env, unique, Extra, Options, TestA
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 fn count(app: &TestApp, table: &str) -> i64 {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let row: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}")).get_result(&mut app.db()).unwrap();
-    row.n
+    app.count(&format!("SELECT count(*) AS n FROM {table}"))
 }
 
 #[tokio::test]

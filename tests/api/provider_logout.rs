@@ -15,16 +15,6 @@ fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
-fn count(app: &TestApp, sql: &str) -> i64 {
-    use diesel::prelude::*;
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(sql).get_result::<N>(&mut app.db()).unwrap().n
-}
-
 /// Confirms the provider's "sign out?" page (oidc-provider's end-session form) and follows it to
 /// where the provider sends the browser afterwards.
 async fn confirm_end_session(browser: &Browser, end_session: &str) -> Url {
@@ -49,7 +39,7 @@ async fn logout_goes_through_the_providers_end_session_endpoint() {
     let app = TestApp::spawn().await;
     let login = unique("rp");
     let browser = app.signed_in(&login).await;
-    assert_eq!(count(&app, "SELECT count(*) AS n FROM provider_sessions WHERE id_token IS NOT NULL"), 1);
+    assert_eq!(app.count("SELECT count(*) AS n FROM provider_sessions WHERE id_token IS NOT NULL"), 1);
     let response = browser.post_form("/logout").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let end_session = Url::parse(location(&response)).unwrap();
@@ -59,7 +49,7 @@ async fn logout_goes_through_the_providers_end_session_endpoint() {
     assert_eq!((hint["sub"].as_str(), hint["iss"].as_str()), (Some(login.as_str()), Some(app.issuer.as_str())));
     assert_eq!(hint["aud"], param(&end_session, "client_id"), "the ID token of this sign-in");
     assert!(browser.cookie("access_token").is_none(), "signed out here first");
-    assert_eq!(count(&app, "SELECT count(*) AS n FROM provider_sessions"), 0, "the ID token is not kept");
+    assert_eq!(app.count("SELECT count(*) AS n FROM provider_sessions"), 0, "the ID token is not kept");
     // The provider accepts the hint and the registered URI, and sends the browser home.
     let back = confirm_end_session(&browser, end_session.as_str()).await;
     assert_eq!(back.as_str(), format!("{}/", app.address));
@@ -87,7 +77,7 @@ async fn the_providers_back_channel_logout_ends_the_session_of_another_app() {
     let (access, refresh) = (other.cookie("access_token").unwrap(), other.cookie("refresh_token").unwrap());
     let browser = Browser { app: Url::parse(&first.address).unwrap(), ..other.clone() };
     assert_eq!(browser.login(&login, None).await.status(), StatusCode::SEE_OTHER, "the provider remembers");
-    assert_eq!(count(&second, "SELECT count(*) AS n FROM provider_sessions WHERE provider_sid IS NOT NULL"), 1);
+    assert_eq!(second.count("SELECT count(*) AS n FROM provider_sessions WHERE provider_sid IS NOT NULL"), 1);
 
     // Logging out of the first app ends the provider's session, which tells the second.
     let response = browser.post_form("/logout").await;
@@ -97,10 +87,7 @@ async fn the_providers_back_channel_logout_ends_the_session_of_another_app() {
     assert_eq!(chat.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "refused at once");
     let (status, _) = second.api_refresh(&refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        count(&second, "SELECT count(*) AS n FROM issued_tokens WHERE revoked_reason = 'back-channel logout'"),
-        1
-    );
+    assert_eq!(second.count("SELECT count(*) AS n FROM issued_tokens WHERE revoked_reason = 'back-channel logout'"), 1);
 }
 
 /// An app of the fake provider with two sessions of "victim" (provider sessions s1 and s2).
