@@ -1,8 +1,9 @@
 //! Revocation everywhere within seconds. Access tokens are verified without the database, so a
 //! session ended on one instance (logout, a revoke button, refresh-token reuse, a disconnected
-//! sign-in method, the policy) would otherwise stay usable elsewhere until its access tokens
+//! sign-in method, the policy, a disabled account) would otherwise stay usable elsewhere until its access tokens
 //! expire. Each instance keeps the set of sessions ended lately, asks PostgreSQL for the newly
-//! ended ones every REVOCATION_POLL_SECONDS, and the guard refuses their access tokens: one
+//! ended ones every REVOCATION_POLL_SECONDS (from `issued_tokens`, and from the audit trail for
+//! an erased account's sessions, whose rows are gone), and the guard refuses their access tokens: one
 //! hash-set lookup per guarded request, no round trip.
 //!
 //! A session stays in the set for as long as an access token issued before its end can live
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::db::{self, issued_tokens, DbError, PgPool};
+use crate::db::{self, audit, issued_tokens, DbError, PgPool};
 
 /// Revocations are asked for again this far back, for commits that landed after our last poll
 /// with an earlier `revoked_at`, and for clocks of other instances that run behind.
@@ -87,7 +88,9 @@ impl RevokedSessions {
         let (rows, db_now) = db::run(pool, move |conn| {
             let now = issued_tokens::database_now(conn)?;
             let since = since.unwrap_or(now - keep);
-            Ok::<_, diesel::result::Error>((issued_tokens::revoked_since(conn, since)?, now))
+            let mut ended = issued_tokens::revoked_since(conn, since)?;
+            ended.extend(audit::erased_sessions_since(conn, since)?);
+            Ok::<_, diesel::result::Error>((ended, now))
         })
         .await?;
         let found = rows.len();

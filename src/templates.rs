@@ -74,12 +74,25 @@ pub struct SessionView {
     pub current: bool,
 }
 
-/// `GET /sessions`: where the user is signed in, with revoke buttons.
+/// One line of the sessions page's "Recent activity".
+pub struct ActivityView {
+    /// The event's name (`sign_in`, …), for scripts and tests.
+    pub kind: String,
+    /// What happened, in words.
+    pub what: String,
+    pub when: String,
+    pub device: String,
+    pub ip: String,
+}
+
+/// `GET /sessions`: where the user is signed in, with revoke buttons, and their recent
+/// security events.
 #[derive(Template)]
 #[template(path = "sessions.html")]
 pub struct SessionsPage {
     pub name: String,
     pub sessions: Vec<SessionView>,
+    pub activity: Vec<ActivityView>,
 }
 
 /// Every error a browser sees.

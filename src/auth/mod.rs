@@ -134,8 +134,8 @@ fn first_look<'r>(req: &'r HttpRequest, state: &AppState) -> FirstLook<'r> {
 /// or clears them when the session is dead.
 async fn renew(req: &HttpRequest, state: &AppState, refresh: &str, access_error: Option<TokenError>) -> Outcome {
     let cookie_settings = state.settings.cookies;
-    let user_agent = crate::http::user_agent(req);
-    let presenter = refresh::Presenter { browser: true, user_agent: user_agent.as_deref() };
+    let device = crate::http::device(req, &state.settings.server.trusted_proxies);
+    let presenter = refresh::Presenter { browser: true, device: &device };
     match refresh::refresh(state, refresh, presenter).await.map_err(AuthFailure::Unavailable)? {
         Ok(issued) => {
             let renewed = cookies::issued(issued.access, issued.refresh, &state.tokens, cookie_settings);

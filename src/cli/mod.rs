@@ -1,10 +1,15 @@
 //! The binary's subcommands (clap): `serve` (also what `doorman` alone does, so nothing deployed
-//! breaks), `migrate`, `check`, `keys generate`. They read the same configuration as the server.
+//! breaks), `migrate`, `check`, `users`, `sessions revoke`, `keys generate`, `audit`, `cleanup`. They read
+//! the same configuration as the server.
 //! Exit codes: 0 done, 1 not found or refused (a check failed, the server could not start),
 //! 2 bad usage or configuration.
 
+mod audit;
 mod check;
 mod keys;
+mod output;
+mod sessions;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,10 +35,85 @@ enum Command {
     /// Check the configuration, the database and its migrations, each provider's discovery and
     /// keys, and the signing key; exit 0 only if all are fine.
     Check,
+    /// The accounts: list, show, disable, enable, delete.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// End sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+    /// The latest security events (sign-ins, refusals, logouts, revocations, account changes).
+    Audit {
+        /// Only this account's events.
+        #[arg(long, value_name = "ID_OR_EMAIL")]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Delete now what the retention settings allow (the server also does it every 15 minutes).
+    Cleanup {
+        #[arg(long)]
+        json: bool,
+    },
     /// Signing keys for access tokens.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// The accounts, oldest first.
+    List {
+        /// Only accounts whose email (or an identity's) contains this, in any case.
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One account: its sign-in methods, live sessions and latest events.
+    Show {
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse the account's sign-ins and end its sessions.
+    Disable {
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+    },
+    /// Let a disabled account sign in again.
+    Enable {
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+    },
+    /// Erase the account, its sign-in methods and sessions (its audit events lose IP and device).
+    Delete {
+        #[arg(value_name = "ID_OR_EMAIL")]
+        user: String,
+        /// Do not ask for confirmation at a terminal.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// End every session of an account, or one session.
+    Revoke {
+        #[arg(long, value_name = "ID_OR_EMAIL", conflicts_with = "session", required_unless_present = "session")]
+        user: Option<String>,
+        #[arg(long, value_name = "SID")]
+        session: Option<uuid::Uuid>,
     },
 }
 
@@ -79,8 +159,54 @@ pub async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::Check => check::run(settings).await,
+        Command::Users { command } => operate(&settings, |conn| match command {
+            UsersCommand::List { email, json, limit } => users::list(conn, email.as_deref(), limit, json),
+            UsersCommand::Show { user, json } => users::show(conn, &user, json),
+            UsersCommand::Disable { user } => users::disable(conn, &user),
+            UsersCommand::Enable { user } => users::enable(conn, &user),
+            UsersCommand::Delete { user, yes } => users::delete(conn, &user, yes),
+        }),
+        Command::Sessions { command: SessionsCommand::Revoke { user, session } } => {
+            operate(&settings, |conn| sessions::revoke(conn, user.as_deref(), session))
+        }
+        Command::Audit { user, json, limit } => {
+            operate(&settings, |conn| audit::run(conn, user.as_deref(), limit, json))
+        }
+        Command::Cleanup { json } => {
+            let limits = crate::startup::retention_limits(&settings);
+            operate(&settings, |conn| cleanup(conn, limits, json))
+        }
         Command::Keys { .. } => ExitCode::from(USAGE),
     }
+}
+
+/// `doorman cleanup`: one retention sweep, now.
+fn cleanup(
+    conn: &mut diesel::PgConnection,
+    limits: crate::db::retention::Limits,
+    json: bool,
+) -> Result<(), output::Failure> {
+    let Some(swept) = crate::db::retention::sweep(conn, limits)? else {
+        return Err(output::Failure::refused("another instance is cleaning up right now; try again in a moment"));
+    };
+    if json {
+        return output::json(&swept);
+    }
+    println!(
+        "deleted {} session(s), {} audit event(s), {} login state(s), {} provider session(s), {} logout token(s) in {} ms",
+        swept.sessions, swept.audit_events, swept.login_states, swept.provider_sessions, swept.logout_tokens, swept.millis
+    );
+    Ok(())
+}
+
+/// Runs an operator's subcommand on one database connection.
+fn operate(
+    settings: &Settings,
+    work: impl FnOnce(&mut diesel::PgConnection) -> Result<(), output::Failure>,
+) -> ExitCode {
+    let result = output::connect(settings).and_then(|mut conn| work(&mut conn));
+    crate::logging::flush();
+    output::finish(result)
 }
 
 fn load_settings() -> Result<Settings, ExitCode> {

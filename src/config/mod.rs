@@ -31,6 +31,16 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub limits: RateLimitSettings,
     pub policy: PolicySettings,
+    pub retention: RetentionSettings,
+}
+
+/// How long ended things are kept before the clean-up deletes them.
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionSettings {
+    /// SESSION_RETENTION_DAYS: sessions ended (revoked or expired) longer ago than this go.
+    pub sessions: Duration,
+    /// AUDIT_RETENTION_DAYS: audit events older than this go.
+    pub audit: Duration,
 }
 
 /// The listener and what sits in front of it.
@@ -163,6 +173,10 @@ impl Settings {
             login: LoginSettings {
                 secret_key: r.secret("SECRET_KEY", 32)?,
                 timeout: r.seconds("LOGIN_TIMEOUT_SECONDS", 600, 3600)?,
+            },
+            retention: RetentionSettings {
+                sessions: r.days("SESSION_RETENTION_DAYS", 30)?,
+                audit: r.days("AUDIT_RETENTION_DAYS", 180)?,
             },
             tokens: TokenSettings {
                 jwt_secret_key: r.secret("JWT_SECRET_KEY", 32)?,

@@ -83,6 +83,15 @@ impl<S: Source> Reader<S> {
         Ok(std::time::Duration::from_secs(seconds))
     }
 
+    /// A whole number of days, 1 to 3650 (ten years).
+    pub fn days(&self, var: &str, default: u64) -> Result<std::time::Duration, ConfigError> {
+        let days: u64 = self.parse(var, default, "a whole number of days")?;
+        if !(1..=3650).contains(&days) {
+            return Err(problem(var, format!("must be between 1 and 3650 days, got {days}")));
+        }
+        Ok(std::time::Duration::from_secs(days * 24 * 3600))
+    }
+
     /// A comma-separated list of origins (`https://app.example.com`), no paths.
     pub fn origins(&self, var: &str) -> Result<Vec<String>, ConfigError> {
         let Some(raw) = self.optional(var) else { return Ok(Vec::new()) };

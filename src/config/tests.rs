@@ -297,3 +297,25 @@ fn gateway_settings_are_checked() {
     prefixed.insert("COOKIE_HOST_PREFIX".into(), "true".into());
     assert_eq!(error_var(prefixed), "COOKIE_DOMAIN");
 }
+
+#[test]
+fn retention_is_read_in_days_and_bounded() {
+    let s = Settings::from_source(base()).unwrap();
+    assert_eq!(s.retention.sessions, std::time::Duration::from_secs(30 * 86400));
+    assert_eq!(s.retention.audit, std::time::Duration::from_secs(180 * 86400));
+    let mut env = base();
+    env.insert("SESSION_RETENTION_DAYS".into(), "7".into());
+    env.insert("AUDIT_RETENTION_DAYS".into(), "365".into());
+    let s = Settings::from_source(env).unwrap();
+    assert_eq!((s.retention.sessions.as_secs(), s.retention.audit.as_secs()), (7 * 86400, 365 * 86400));
+    for (var, value) in [
+        ("SESSION_RETENTION_DAYS", "0"),
+        ("SESSION_RETENTION_DAYS", "3651"),
+        ("AUDIT_RETENTION_DAYS", "half a year"),
+        ("AUDIT_RETENTION_DAYS", "-1"),
+    ] {
+        let mut env = base();
+        env.insert(var.into(), value.into());
+        assert_eq!(error_var(env), var, "{var}={value}");
+    }
+}

@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::issued_tokens::revoke_identity_sessions;
+use super::audit::{self, Event, Kind};
+use super::issued_tokens::{revoke_identity_sessions, Device};
 use super::users::NewIdentity;
 use crate::schema::{consumed_login_states, identities};
 
 /// A stored identity.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = identities, check_for_backend(diesel::pg::Pg))]
 pub struct IdentityRow {
     pub id: Uuid,
@@ -50,7 +51,13 @@ pub enum Connected {
 
 /// Connects `identity` to the account `user_id`, recording `state` as used. An identity
 /// belongs to one account: one of another account is refused, not moved.
-pub fn connect(conn: &mut PgConnection, user_id: Uuid, identity: &NewIdentity, state: &str) -> QueryResult<Connected> {
+pub fn connect(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    identity: &NewIdentity,
+    state: &str,
+    device: &Device,
+) -> QueryResult<Connected> {
     conn.transaction(|conn| {
         let first_use = diesel::insert_into(consumed_login_states::table)
             .values(consumed_login_states::state_hash.eq(super::digest(state)))
@@ -75,6 +82,8 @@ pub fn connect(conn: &mut PgConnection, user_id: Uuid, identity: &NewIdentity, s
             .get_result(conn)
             .optional()?;
         if let Some(id) = inserted {
+            let event = Event::new(Kind::IdentityConnected).user(user_id).provider(&identity.provider).device(device);
+            audit::record(conn, &[event])?;
             return Ok(Connected::Added(id));
         }
         // It exists (perhaps inserted a moment ago by another request): whose is it?
@@ -111,7 +120,12 @@ pub enum Disconnected {
 /// Removes one of the account's identities and ends the sessions it signed in, unless it is
 /// the last one. The account's identities are locked first, so two requests removing its last
 /// two cannot both succeed.
-pub fn disconnect(conn: &mut PgConnection, user_id: Uuid, identity_id: Uuid) -> QueryResult<Disconnected> {
+pub fn disconnect(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    identity_id: Uuid,
+    device: &Device,
+) -> QueryResult<Disconnected> {
     conn.transaction(|conn| {
         let all: Vec<IdentityRow> = identities::table
             .filter(identities::user_id.eq(user_id))
@@ -126,6 +140,9 @@ pub fn disconnect(conn: &mut PgConnection, user_id: Uuid, identity_id: Uuid) -> 
         }
         let sessions_ended = revoke_identity_sessions(conn, identity_id, "sign-in method disconnected")?;
         diesel::delete(identities::table.find(identity_id)).execute(conn)?;
+        let detail = format!("{sessions_ended} session(s) it signed in ended");
+        let event = Event::new(Kind::IdentityRemoved).user(user_id).provider(&identity.provider).device(device);
+        audit::record(conn, &[event.detail(&detail)])?;
         Ok(Disconnected::Removed { identity, sessions_ended })
     })
 }

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Timestamptz;
 use uuid::Uuid;
 
+use super::audit;
 use super::digest;
 use super::identities::IdentityRow;
 use super::users::User;
@@ -22,7 +23,7 @@ pub struct Device {
 }
 
 /// A session as the sessions page lists it.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
 pub struct SessionRow {
     pub id: Uuid,
@@ -55,7 +56,8 @@ pub enum Rotation {
     Recovered(Owner),
     /// A retired token presented again: the session is now revoked.
     Reused,
-    /// Revoked, expired, not this user's session, or its identity was disconnected.
+    /// Revoked, expired, not this user's session, its identity was disconnected, or the
+    /// account is disabled.
     Dead,
 }
 
@@ -84,8 +86,8 @@ pub struct RotationRequest<'a> {
     pub max_lifetime: Duration,
     /// How long the token just retired is honoured for the same browser (0: never).
     pub grace: Duration,
-    /// The user agent presenting the token.
-    pub user_agent: Option<&'a str>,
+    /// The device presenting the token (its user agent tells a browser's tabs apart).
+    pub device: &'a Device,
 }
 
 /// Rotates the session's refresh token, in a transaction that locks the row so two uses of one
@@ -110,19 +112,21 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
         let Some((state, user, identity, now)) = found else { return Ok(Rotation::Dead) };
         let owner = Owner { user, identity, provider: state.provider.clone() };
         let ends_at = state.created_at.checked_add_signed(delta(r.max_lifetime)).unwrap_or(DateTime::<Utc>::MAX_UTC);
-        if state.revoked_at.is_some() || state.expires_at <= now || ends_at <= now {
+        let disabled = owner.user.disabled_at.is_some();
+        if disabled || state.revoked_at.is_some() || state.expires_at <= now || ends_at <= now {
             return Ok(Rotation::Dead);
         }
         // A rotation extends the session by its TTL, never past its end.
         let expires_at = now.checked_add_signed(delta(r.ttl)).unwrap_or(ends_at).min(ends_at);
         let presented = digest(r.presented_jti);
+        let user_agent = r.device.user_agent.as_deref();
         if presented == state.jti_hash {
             diesel::update(sessions::table.find(r.sid))
                 .set((
                     sessions::previous_jti_hash.eq(Some(state.jti_hash)),
                     sessions::jti_hash.eq(digest(r.new_jti)),
                     sessions::rotated_at.eq(Some(now)),
-                    sessions::rotated_user_agent.eq(r.user_agent),
+                    sessions::rotated_user_agent.eq(user_agent),
                     sessions::last_used_at.eq(now),
                     sessions::expires_at.eq(expires_at),
                 ))
@@ -136,7 +140,7 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
         // instance with a wrong clock) still opens none.
         let since_rotation = state.rotated_at.map(|at| now - at);
         let within_grace = !r.grace.is_zero() && since_rotation.is_some_and(|d| d.abs() <= delta(r.grace));
-        let same_browser = r.user_agent.is_some() && state.rotated_user_agent.as_deref() == r.user_agent;
+        let same_browser = user_agent.is_some() && state.rotated_user_agent.as_deref() == user_agent;
         let previous = state.previous_jti_hash.as_deref() == Some(presented.as_slice());
         if previous && same_browser && within_grace {
             return Ok(Rotation::JustRotated(owner));
@@ -156,10 +160,32 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
                 .execute(conn)?;
             return Ok(Rotation::Recovered(owner));
         }
-        revoke_row(conn, r.sid, "refresh token reused")?;
+        let reuse = Ending { kind: audit::Kind::RefreshReuse, reason: "refresh token reused", device: Some(r.device) };
+        revoke_row(conn, r.sid, &reuse)?;
         Ok(Rotation::Reused)
     })
 }
+
+/// Why sessions end: the reason stored with each, and the audit event recorded for each.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    pub kind: audit::Kind,
+    pub reason: &'a str,
+    /// Who ended them (none: the operator's CLI, a background rule).
+    pub device: Option<&'a Device>,
+}
+
+impl<'a> Ending<'a> {
+    pub fn new(kind: audit::Kind, reason: &'a str) -> Self {
+        Ending { kind, reason, device: None }
+    }
+    pub fn by(self, device: &'a Device) -> Self {
+        Ending { device: Some(device), ..self }
+    }
+}
+
+/// A session just ended: its id, account and provider.
+type Ended = (Uuid, Uuid, String);
 
 /// What ending a session writes; a session is ended once (its first reason is kept).
 type Revocation<'r> = (
@@ -171,43 +197,76 @@ fn revocation(reason: &str) -> Revocation<'_> {
     (sessions::revoked_at.eq(Some(Utc::now())), sessions::revoked_reason.eq(Some(reason)))
 }
 
-fn revoke_row(conn: &mut PgConnection, sid: Uuid, reason: &str) -> QueryResult<usize> {
-    diesel::update(sessions::table.find(sid).filter(sessions::revoked_at.is_null()))
-        .set(revocation(reason))
-        .execute(conn)
+const ENDED: (sessions::id, sessions::user_id, sessions::provider) =
+    (sessions::id, sessions::user_id, sessions::provider);
+
+/// Records one audit event per ended session; returns their ids.
+fn recorded(conn: &mut PgConnection, ended: Vec<Ended>, ending: &Ending<'_>) -> QueryResult<Vec<Uuid>> {
+    let events: Vec<audit::Event<'_>> = ended
+        .iter()
+        .map(|(sid, user_id, provider)| {
+            let event = audit::Event::new(ending.kind).user(*user_id).session(*sid).provider(provider);
+            let event = event.detail(ending.reason);
+            match ending.device {
+                Some(device) => event.device(device),
+                None => event,
+            }
+        })
+        .collect();
+    audit::record(conn, &events)?;
+    Ok(ended.into_iter().map(|(sid, ..)| sid).collect())
 }
 
-/// Revokes a session whatever its user (one the sign-in policy no longer admits).
-pub fn revoke_session(conn: &mut PgConnection, sid: Uuid, reason: &str) -> QueryResult<bool> {
-    Ok(revoke_row(conn, sid, reason)? == 1)
+fn revoke_row(conn: &mut PgConnection, sid: Uuid, ending: &Ending<'_>) -> QueryResult<bool> {
+    let ended: Vec<Ended> = diesel::update(sessions::table.find(sid).filter(sessions::revoked_at.is_null()))
+        .set(revocation(ending.reason))
+        .returning(ENDED)
+        .get_results(conn)?;
+    Ok(!recorded(conn, ended, ending)?.is_empty())
 }
 
-/// Revokes the live sessions that signed in with an identity; returns how many.
+/// Revokes a session whatever its user (one the sign-in policy no longer admits, one the
+/// provider logged out), with its audit event.
+pub fn revoke_session(conn: &mut PgConnection, sid: Uuid, ending: &Ending<'_>) -> QueryResult<bool> {
+    conn.transaction(|conn| revoke_row(conn, sid, ending))
+}
+
+/// Revokes the live sessions that signed in with an identity (it is being disconnected; its
+/// removal is the audit event); returns how many.
 pub fn revoke_identity_sessions(conn: &mut PgConnection, identity_id: Uuid, reason: &str) -> QueryResult<usize> {
     let signed_in_with = sessions::table.filter(sessions::identity_id.eq(identity_id));
     diesel::update(signed_in_with.filter(sessions::revoked_at.is_null())).set(revocation(reason)).execute(conn)
 }
 
-/// Revokes one of the user's sessions; false when it is not theirs or already revoked.
-pub fn revoke(conn: &mut PgConnection, user_id: Uuid, sid: Uuid, reason: &str) -> QueryResult<bool> {
-    let owned = sessions::table.filter(sessions::id.eq(sid).and(sessions::user_id.eq(user_id)));
-    let n = diesel::update(owned.filter(sessions::revoked_at.is_null())).set(revocation(reason)).execute(conn)?;
-    Ok(n == 1)
+/// Revokes one of the user's sessions, with its audit event; false when it is not theirs or
+/// already revoked.
+pub fn revoke(conn: &mut PgConnection, user_id: Uuid, sid: Uuid, ending: &Ending<'_>) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let owned = sessions::table.filter(sessions::id.eq(sid).and(sessions::user_id.eq(user_id)));
+        let ended: Vec<Ended> = diesel::update(owned.filter(sessions::revoked_at.is_null()))
+            .set(revocation(ending.reason))
+            .returning(ENDED)
+            .get_results(conn)?;
+        Ok(!recorded(conn, ended, ending)?.is_empty())
+    })
 }
 
-/// Revokes every live session of the user but `keep`; returns their ids.
+/// Revokes every live session of the user but `keep`, one audit event each; returns their ids.
 pub fn revoke_others(
     conn: &mut PgConnection,
     user_id: Uuid,
     keep: Option<Uuid>,
-    reason: &str,
+    ending: &Ending<'_>,
 ) -> QueryResult<Vec<Uuid>> {
-    let keep = keep.unwrap_or(Uuid::nil());
-    let others = sessions::table.filter(sessions::user_id.eq(user_id).and(sessions::id.ne(keep)));
-    diesel::update(others.filter(sessions::revoked_at.is_null()))
-        .set(revocation(reason))
-        .returning(sessions::id)
-        .get_results(conn)
+    conn.transaction(|conn| {
+        let keep = keep.unwrap_or(Uuid::nil());
+        let others = sessions::table.filter(sessions::user_id.eq(user_id).and(sessions::id.ne(keep)));
+        let ended: Vec<Ended> = diesel::update(others.filter(sessions::revoked_at.is_null()))
+            .set(revocation(ending.reason))
+            .returning(ENDED)
+            .get_results(conn)?;
+        recorded(conn, ended, ending)
+    })
 }
 
 /// The sessions ended at or after `since` (by `revoked_at`), with when.

@@ -1,10 +1,12 @@
 //! PostgreSQL through diesel and an r2d2 pool; every query runs on actix's blocking threads.
 //! Query functions take `&mut PgConnection` and their own input types; failures are `DbError`.
 
+pub mod accounts;
+pub mod audit;
 pub mod identities;
 pub mod issued_tokens;
-pub mod login_states;
 pub mod provider_sessions;
+pub mod retention;
 pub mod sign_in;
 pub mod users;
 
@@ -66,14 +68,19 @@ pub fn pool(settings: &DatabaseSettings) -> PgPool {
 /// Key of the advisory lock that serialises migrations between instances starting together.
 const MIGRATION_LOCK: i64 = 0x0064_6f6f_726d_616e; // "doorman" in ASCII
 
-/// Applies the embedded migrations that this database has not seen yet. Instances starting at
-/// the same moment take turns (an advisory lock), so none fails on half-created tables.
 /// How many migrations the database still lacks.
 pub fn pending_migrations(pool: &PgPool) -> Result<usize, String> {
     let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+    pending_on(&mut conn)
+}
+
+/// How many migrations the database behind `conn` still lacks.
+pub fn pending_on(conn: &mut PgConnection) -> Result<usize, String> {
     conn.pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| format!("cannot read the migrations: {e}"))
 }
 
+/// Applies the embedded migrations that this database has not seen yet. Instances starting at
+/// the same moment take turns (an advisory lock), so none fails on half-created tables.
 pub fn migrate(pool: &PgPool) -> Result<usize, String> {
     let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
     let lock = |conn: &mut PgConn, sql: &str| {

@@ -1,12 +1,13 @@
 //! `provider_sessions`: for a session signed in with an OpenID provider, the provider's session
 //! id (`sid`) and the ID token; what logging out at the provider needs. Rows go when their
-//! session ends (here at logout and back-channel logout, else by `forget_ended`).
+//! session ends (here at logout and back-channel logout, else by `retention`).
 
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::audit::Kind;
 use super::digest;
-use super::issued_tokens::{revoke, revoke_session};
+use super::issued_tokens::{revoke, revoke_session, Device, Ending};
 use crate::schema::{consumed_logout_tokens, identities, issued_tokens as sessions, provider_sessions};
 
 /// Ends the user's session `sid` and takes what the provider's logout needs: `None` when it was
@@ -15,10 +16,10 @@ pub fn log_out(
     conn: &mut PgConnection,
     user_id: Uuid,
     sid: Uuid,
-    reason: &str,
+    ending: &Ending<'_>,
 ) -> QueryResult<Option<(String, Option<String>)>> {
     conn.transaction(|conn| {
-        if !revoke(conn, user_id, sid, reason)? {
+        if !revoke(conn, user_id, sid, ending)? {
             return Ok(None);
         }
         let provider: String = sessions::table.find(sid).select(sessions::provider).first(conn)?;
@@ -39,16 +40,24 @@ pub enum LoggedOut {
     Replayed,
 }
 
+/// What a verified logout token names.
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutToken<'a> {
+    pub sid: Option<&'a str>,
+    pub sub: Option<&'a str>,
+    pub jti: &'a str,
+}
+
 /// Records the token's `jti` as used and ends the live sessions it names: by the provider's
 /// session id (`sid`, and when `sub` is given too, only that identity's), or every session of
 /// the identity (`sub`) of this issuer. One transaction: a replay ends nothing.
 pub fn back_channel_logout(
     conn: &mut PgConnection,
     issuer: &str,
-    sid: Option<&str>,
-    sub: Option<&str>,
-    jti: &str,
+    token: LogoutToken<'_>,
+    caller: &Device,
 ) -> QueryResult<LoggedOut> {
+    let LogoutToken { sid, sub, jti } = token;
     conn.transaction(|conn| {
         let first_use = diesel::insert_into(consumed_logout_tokens::table)
             .values(consumed_logout_tokens::jti_hash.eq(digest(&format!("{issuer} {jti}"))))
@@ -71,23 +80,11 @@ pub fn back_channel_logout(
             live = live.filter(identities::subject.eq(sub));
         }
         let ended: Vec<Uuid> = live.load(conn)?;
+        let ending = Ending::new(Kind::BackchannelLogout, "back-channel logout").by(caller);
         for session in &ended {
-            revoke_session(conn, *session, "back-channel logout")?;
+            revoke_session(conn, *session, &ending)?;
         }
         diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(&ended))).execute(conn)?;
         Ok(LoggedOut::Ended(ended))
     })
-}
-
-/// Deletes the rows of sessions that ended or expired, and used logout tokens older than a day
-/// (a logout token is refused as stale long before).
-pub fn forget_ended(conn: &mut PgConnection) -> QueryResult<usize> {
-    let ended = diesel::sql_query(
-        "DELETE FROM provider_sessions p USING issued_tokens t \
-         WHERE t.id = p.session_id AND (t.revoked_at IS NOT NULL OR t.expires_at < now())",
-    )
-    .execute(conn)?;
-    diesel::sql_query("DELETE FROM consumed_logout_tokens WHERE consumed_at < now() - interval '1 day'")
-        .execute(conn)?;
-    Ok(ended)
 }

@@ -1,5 +1,6 @@
-//! The sign-in statement: records a login state as used, upserts the identity and its account
-//! and opens a session, all in one statement (one round trip, nothing half-written).
+//! The sign-in statement: records a login state as used, upserts the identity and its account,
+//! opens a session and records the audit event, all in one statement (one round trip, nothing
+//! half-written).
 
 use std::time::Duration;
 
@@ -29,6 +30,16 @@ pub struct SignedIn {
     pub linked_by_email: bool,
 }
 
+/// What a sign-in statement did.
+#[derive(Debug)]
+pub enum SignInOutcome {
+    SignedIn(SignedIn),
+    /// The login state was used before (a replayed callback): nothing was written.
+    StateUsed,
+    /// The account is disabled: only the refusal was written (to the audit trail).
+    Disabled(Uuid),
+}
+
 /// How a first sign-in of an identity finds its account.
 #[derive(Debug, Clone, Copy)]
 pub struct Linking {
@@ -46,8 +57,13 @@ pub struct Linking {
 /// checked at the end of the statement, when both rows exist.
 ///
 /// A browser login passes its state, recorded as used (its digest); when it was used before (a
-/// replayed callback), nothing is written and the result is `None`. The session stores only
-/// the digest of the refresh token's jti.
+/// replayed callback), nothing is written. A disabled account (the identity's, or the one it
+/// would link to) opens nothing; the refusal is recorded. A sign-in and its refusal go into the
+/// audit trail in the same statement. The account's disabled flag is checked twice: in the
+/// statement's snapshot, and again on the locked row (`WHERE acct.disabled_at IS NULL`), so a
+/// `users disable` committed while this statement runs leaves no live session behind (the
+/// disable's revocation waits for this row lock and then sees the new session).
+/// The session stores only the digest of the refresh token's jti.
 pub fn sign_in(
     conn: &mut PgConnection,
     identity: &NewIdentity,
@@ -56,17 +72,25 @@ pub fn sign_in(
     ttl: Duration,
     device: &Device,
     state: Option<&str>,
-) -> QueryResult<Option<SignedIn>> {
-    diesel::sql_query(
+) -> QueryResult<SignInOutcome> {
+    let opened: Option<SignedIn> = diesel::sql_query(
         "WITH first_use AS ( \
            INSERT INTO consumed_login_states (state_hash) SELECT $11 WHERE $11 IS NOT NULL \
            ON CONFLICT DO NOTHING RETURNING 1 \
-         ), go AS ( \
+         ), fresh AS ( \
            SELECT 1 WHERE $11 IS NULL OR EXISTS (SELECT 1 FROM first_use) \
          ), linked AS ( \
            SELECT CASE WHEN count(DISTINCT user_id) = 1 THEN (array_agg(user_id))[1] END AS user_id \
            FROM identities \
            WHERE $14 AND $4 AND $3 IS NOT NULL AND lower(email) = lower($3) AND email_verified \
+         ), blocked AS ( \
+           SELECT acct.id FROM users acct WHERE acct.disabled_at IS NOT NULL AND acct.id = COALESCE( \
+             (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2), (SELECT user_id FROM linked)) \
+         ), refused AS ( \
+           INSERT INTO audit_events (kind, user_id, provider, ip, user_agent, detail) \
+           SELECT 'sign_in_refused', blocked.id, $15, $10, $9, 'account disabled' FROM blocked, fresh \
+         ), go AS ( \
+           SELECT 1 FROM fresh WHERE NOT EXISTS (SELECT 1 FROM blocked) \
          ), i AS ( \
            INSERT INTO identities (user_id, provider, issuer, subject, email, email_verified, hosted_domain) \
            SELECT COALESCE((SELECT user_id FROM linked), $13), $15, $1, $2, $3, $4, $12 FROM go \
@@ -88,6 +112,7 @@ pub fn sign_in(
                 COALESCE(EXCLUDED.name, acct.name), COALESCE(EXCLUDED.picture, acct.picture)) \
                THEN now() ELSE acct.updated_at END, \
              last_login_at = now() \
+           WHERE acct.disabled_at IS NULL \
            RETURNING acct.* \
          ), s AS ( \
            INSERT INTO issued_tokens (user_id, identity_id, provider, jti_hash, expires_at, user_agent, ip) \
@@ -95,6 +120,12 @@ pub fn sign_in(
          ), p AS ( \
            INSERT INTO provider_sessions (session_id, issuer, provider_sid, id_token) \
            SELECT s.id, $1, $16, $17 FROM s WHERE $16 IS NOT NULL OR $17 IS NOT NULL \
+         ), a AS ( \
+           INSERT INTO audit_events (kind, user_id, session_id, provider, ip, user_agent, detail) \
+           SELECT 'sign_in', u.id, s.id, $15, $10, $9, \
+             CASE WHEN i.inserted AND i.user_id <> $13 THEN 'new sign-in method, linked by its verified email' \
+                  WHEN i.inserted THEN 'first sign-in, account opened' END \
+           FROM u, s, i \
          ) \
          SELECT u.*, s.id AS session_id, i.id AS identity_id, i.inserted AS new_identity, \
            (i.inserted AND i.user_id <> $13) AS linked_by_email \
@@ -118,5 +149,36 @@ pub fn sign_in(
     .bind::<Nullable<Text>, _>(identity.provider_session.as_deref())
     .bind::<Nullable<Text>, _>(identity.id_token.as_deref().filter(|t| t.len() <= 16384))
     .get_result(conn)
-    .optional()
+    .optional()?;
+    match opened {
+        Some(signed_in) => Ok(SignInOutcome::SignedIn(signed_in)),
+        None => Ok(match disabled_account(conn, identity, linking)? {
+            Some(user_id) => SignInOutcome::Disabled(user_id),
+            None => SignInOutcome::StateUsed,
+        }),
+    }
+}
+
+/// The disabled account this identity would sign in to: its own, or (a first sign-in) the
+/// one its verified email links it to. Only asked after a sign-in opened nothing.
+fn disabled_account(conn: &mut PgConnection, identity: &NewIdentity, linking: Linking) -> QueryResult<Option<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Account {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let found: Option<Account> = diesel::sql_query(
+        "SELECT acct.id FROM users acct WHERE acct.disabled_at IS NOT NULL AND acct.id = COALESCE( \
+           (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2), \
+           (SELECT CASE WHEN count(DISTINCT user_id) = 1 THEN (array_agg(user_id))[1] END FROM identities \
+            WHERE $5 AND $4 AND $3 IS NOT NULL AND lower(email) = lower($3) AND email_verified))",
+    )
+    .bind::<Text, _>(&identity.issuer)
+    .bind::<Text, _>(&identity.subject)
+    .bind::<Nullable<Text>, _>(identity.email.as_deref())
+    .bind::<Bool, _>(identity.email_verified)
+    .bind::<Bool, _>(linking.by_email)
+    .get_result(conn)
+    .optional()?;
+    Ok(found.map(|a| a.id))
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::schema::users;
 
 /// A stored account.
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     pub id: Uuid,
@@ -19,6 +19,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: DateTime<Utc>,
+    /// When an operator disabled the account: it cannot sign in and has no live session.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// Who signed in, as a provider vouched for it: what a sign-in writes.

@@ -1,7 +1,7 @@
 //! `/account`: the sign-in methods of the signed-in account, with *Connect* and *Disconnect*.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -66,12 +66,14 @@ pub async fn connect(
 /// `POST /account/identities/{identity_id}/remove`: disconnects one method, never the last.
 pub async fn remove(
     _: SameOrigin,
+    req: HttpRequest,
     path: web::Path<String>,
     user: AuthenticatedUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let identity_id = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
-    match accounts::disconnect(&state.pool, user.id, identity_id).await? {
+    let device = crate::http::device(&req, &state.settings.server.trusted_proxies);
+    match accounts::disconnect(&state.pool, user.id, identity_id, device).await? {
         Ok(_) => Ok(super::see_other("/account").finish()),
         Err(DisconnectError::NotFound) => Err(AppError::NotFound),
         Err(e @ DisconnectError::Last) => Err(AppError::rejected(StatusCode::CONFLICT, "last_identity", e.to_string())),

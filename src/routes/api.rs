@@ -36,7 +36,8 @@ pub async fn id_token_login(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let provider = state.providers.get(&path).ok_or(AppError::NotFound)?;
-    super::callback::counted(&state, provider, sign_in_with(&req, provider, body.into_inner(), &state).await)
+    let result = sign_in_with(&req, provider, body.into_inner(), &state).await;
+    super::callback::settled(&state, &req, provider, result).await
 }
 
 async fn sign_in_with(
@@ -73,9 +74,7 @@ async fn sign_in_with(
     }
     admission::admit(&identity, &state.settings.policy)?;
     let device = http::device(req, &state.settings.server.trusted_proxies);
-    let issued = sign_in::sign_in(state, provider, identity, device, None)
-        .await?
-        .ok_or_else(|| AppError::internal("signing in opened no session"))?;
+    let issued = sign_in::sign_in(state, provider, identity, device, None).await?;
     let user = &issued.user;
     Ok(HttpResponse::Ok().json(json!({
         "user": {
@@ -101,8 +100,8 @@ pub async fn refresh(
     body: web::Json<RefreshRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user_agent = http::user_agent(&req);
-    let presenter = refresh::Presenter { browser: false, user_agent: user_agent.as_deref() };
+    let device = http::device(&req, &state.settings.server.trusted_proxies);
+    let presenter = refresh::Presenter { browser: false, device: &device };
     let issued = refresh::refresh(&state, &body.refresh, presenter).await?.map_err(|e| {
         let (status, code) = match e {
             RefreshError::Expired => (StatusCode::UNAUTHORIZED, "token_expired"),

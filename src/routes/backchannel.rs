@@ -3,7 +3,7 @@
 //! have ended, 400 with a JSON error otherwise (whatever the caller's `Accept`).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::AppError;
 use crate::services::provider_logout::{self, BackChannelError};
@@ -16,7 +16,7 @@ fn refused(code: &'static str, detail: impl Into<String>) -> HttpResponse {
     AppError::rejected(StatusCode::BAD_REQUEST, code, detail).json_response()
 }
 
-pub async fn logout(body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn logout(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     if body.len() > MAX_FORM {
         return Ok(refused("invalid_request", "the request body is too large for a logout token"));
     }
@@ -24,7 +24,8 @@ pub async fn logout(body: web::Bytes, state: web::Data<AppState>) -> Result<Http
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(refused("invalid_request", "the form has no logout_token"));
     };
-    match provider_logout::back_channel(&state, &token).await? {
+    let caller = crate::http::device(&req, &state.settings.server.trusted_proxies);
+    match provider_logout::back_channel(&state, &token, caller).await? {
         Ok(_) => Ok(HttpResponse::Ok().finish()),
         Err(e) => {
             log::warn!("back-channel logout refused: {e}");

@@ -11,7 +11,7 @@ use crate::login_cookie::{LoginCookie, NoLogin};
 use crate::metrics::LoginOutcome;
 use crate::providers::Provider;
 use crate::services::accounts::{self, ConnectError};
-use crate::services::{admission, sign_in};
+use crate::services::{admission, audit, sign_in};
 use crate::state::AppState;
 use crate::{cookies, http};
 
@@ -35,11 +35,17 @@ pub async fn callback(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let provider = app.providers.first();
-    counted(&app, provider, complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await)
+    let result = complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await;
+    settled(&app, &req, provider, result).await
 }
 
-/// Counts a sign-in's outcome (`doorman_logins_total`).
-pub(super) fn counted<T>(app: &AppState, provider: &Provider, result: Result<T, AppError>) -> Result<T, AppError> {
+/// Counts a sign-in's outcome (`doorman_logins_total`) and records a refusal in the audit trail.
+pub(super) async fn settled<T>(
+    app: &AppState,
+    req: &HttpRequest,
+    provider: &Provider,
+    result: Result<T, AppError>,
+) -> Result<T, AppError> {
     use actix_web::ResponseError;
     let outcome = match &result {
         Ok(_) => LoginOutcome::Success,
@@ -47,6 +53,10 @@ pub(super) fn counted<T>(app: &AppState, provider: &Provider, result: Result<T, 
         Err(_) => LoginOutcome::Failed,
     };
     app.metrics.login(provider.id().as_str(), outcome);
+    if let Err(why) = &result {
+        let device = http::device(req, &app.settings.server.trusted_proxies);
+        audit::sign_in_refused(&app.pool, provider.id().as_str(), device, why).await;
+    }
     result
 }
 
@@ -62,7 +72,8 @@ pub async fn callback_for(
 ) -> Result<HttpResponse, AppError> {
     let provider =
         app.providers.get(&path).filter(|p| p.id() != app.providers.first().id()).ok_or(AppError::NotFound)?;
-    counted(&app, provider, complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await)
+    let result = complete(&req, query.into_inner(), &cookie, viewer, &app, provider).await;
+    settled(&app, &req, provider, result).await
 }
 
 /// Completes the login and sets the cookies (or connects the identity to the signed-in
@@ -119,13 +130,11 @@ async fn complete(
     // trip to the database).
     let identity = provider.client.finish_login(code, &pending.secrets).await?;
     admission::admit(&identity, &settings.policy)?;
-    if let Some(account) = pending.connect_to {
-        return connect(app, provider, viewer.map(|v| v.id), account, identity, state).await;
-    }
     let device = http::device(req, &settings.server.trusted_proxies);
-    let issued = sign_in::sign_in(app, provider, identity, device, Some(state))
-        .await?
-        .ok_or_else(|| AppError::login_failed("this sign-in response was already used"))?;
+    if let Some(account) = pending.connect_to {
+        return connect(app, provider, viewer.map(|v| v.id), account, identity, state, device).await;
+    }
+    let issued = sign_in::sign_in(app, provider, identity, device, Some(state)).await?;
     let destination = pending.next.map(|n| n.to_string()).unwrap_or_else(|| settings.site.frontend_url.clone());
     log::info!("user {} signed in with {} (session {})", issued.user.id, provider.id(), issued.sid);
     let mut response = super::see_other(&destination);
@@ -144,6 +153,7 @@ async fn connect(
     account: uuid::Uuid,
     identity: crate::oidc::Identity,
     state: String,
+    device: crate::db::issued_tokens::Device,
 ) -> Result<HttpResponse, AppError> {
     if signed_in != Some(account) {
         return Err(AppError::login_failed(
@@ -151,7 +161,7 @@ async fn connect(
         )
         .with_status(StatusCode::FORBIDDEN));
     }
-    match accounts::connect(&app.pool, account, provider, identity, state).await? {
+    match accounts::connect(&app.pool, account, provider, identity, state, device).await? {
         Ok(_) => Ok(super::see_other("/account").finish()),
         Err(ConnectError::OtherAccount) => Err(AppError::rejected(
             StatusCode::CONFLICT,

@@ -39,7 +39,8 @@ pub async fn logout(
     let Some((user_id, sid)) = presented_session(&req, &state.tokens, names) else {
         return Ok(super::signed_out_home(state.settings.cookies));
     };
-    let Some((provider, id_token)) = devices::log_out(&state, user_id, sid).await? else {
+    let device = crate::http::device(&req, &state.settings.server.trusted_proxies);
+    let Some((provider, id_token)) = devices::log_out(&state, user_id, sid, device).await? else {
         return Ok(super::signed_out_home(state.settings.cookies));
     };
     let home = format!("{}/", state.settings.site.public_origin);

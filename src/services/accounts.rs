@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::sign_in::stored;
 use crate::db::identities::{self, Connected, Disconnected, IdentityRow};
+use crate::db::issued_tokens::Device;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::oidc::Identity;
@@ -32,9 +33,10 @@ pub async fn connect(
     provider: &Provider,
     identity: Identity,
     state: String,
+    device: Device,
 ) -> Result<Result<Uuid, ConnectError>, AppError> {
     let new = stored(provider, identity);
-    let outcome = db::run(pool, move |conn| identities::connect(conn, user_id, &new, &state)).await?;
+    let outcome = db::run(pool, move |conn| identities::connect(conn, user_id, &new, &state, &device)).await?;
     Ok(match outcome {
         Connected::Added(id) => {
             log::info!("account {user_id}: identity {id} of provider {} connected", provider.id());
@@ -66,8 +68,9 @@ pub async fn disconnect(
     pool: &PgPool,
     user_id: Uuid,
     identity_id: Uuid,
+    device: Device,
 ) -> Result<Result<IdentityRow, DisconnectError>, AppError> {
-    let outcome = db::run(pool, move |conn| identities::disconnect(conn, user_id, identity_id)).await?;
+    let outcome = db::run(pool, move |conn| identities::disconnect(conn, user_id, identity_id, &device)).await?;
     Ok(match outcome {
         Disconnected::Removed { identity, sessions_ended } => {
             log::info!(

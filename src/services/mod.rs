@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admission;
+pub mod audit;
 pub mod devices;
 pub mod provider_logout;
 pub mod refresh;

@@ -2,7 +2,8 @@
 //! session of its own ended; the sessions it signed in here end too, on every instance.
 
 use crate::db;
-use crate::db::provider_sessions::{self, LoggedOut};
+use crate::db::issued_tokens::Device;
+use crate::db::provider_sessions::{self, LoggedOut, LogoutToken};
 use crate::error::AppError;
 use crate::oidc::LogoutTokenError;
 use crate::providers::Provider;
@@ -30,8 +31,13 @@ fn claimed_provider<'a>(state: &'a AppState, raw: &str) -> Option<&'a Provider> 
     state.providers.iter().find(|p| p.client.openid().is_some_and(|c| c.issuer().trim_end_matches('/') == iss))
 }
 
-/// Verifies `raw` and ends the sessions it names; how many.
-pub async fn back_channel(state: &AppState, raw: &str) -> Result<Result<usize, BackChannelError>, AppError> {
+/// Verifies `raw` and ends the sessions it names; how many. `caller` (the provider's server)
+/// goes into the audit trail.
+pub async fn back_channel(
+    state: &AppState,
+    raw: &str,
+    caller: Device,
+) -> Result<Result<usize, BackChannelError>, AppError> {
     let Some((provider, client)) = claimed_provider(state, raw).and_then(|p| p.client.openid().map(|c| (p, c))) else {
         return Ok(Err(BackChannelError::UnknownIssuer));
     };
@@ -41,7 +47,8 @@ pub async fn back_channel(state: &AppState, raw: &str) -> Result<Result<usize, B
     };
     let issuer = provider.issuer.clone();
     let ended = db::run(&state.pool, move |conn| {
-        provider_sessions::back_channel_logout(conn, &issuer, claims.sid.as_deref(), claims.sub.as_deref(), &claims.jti)
+        let named = LogoutToken { sid: claims.sid.as_deref(), sub: claims.sub.as_deref(), jti: &claims.jti };
+        provider_sessions::back_channel_logout(conn, &issuer, named, &caller)
     })
     .await?;
     match ended {

@@ -10,7 +10,8 @@ use super::admission;
 use super::new_jti;
 use super::sign_in::Issued;
 use crate::db;
-use crate::db::issued_tokens::{self, Owner, Rotation, RotationRequest};
+use crate::db::audit;
+use crate::db::issued_tokens::{self, Device, Ending, Owner, Rotation, RotationRequest};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tokens::TokenError;
@@ -38,7 +39,8 @@ pub enum RefreshError {
 pub struct Presenter<'a> {
     /// A browser's tabs may race with one token (the grace applies); an API client may not.
     pub browser: bool,
-    pub user_agent: Option<&'a str>,
+    /// Its user agent tells a browser's tabs apart; both go into the audit trail on reuse.
+    pub device: &'a Device,
 }
 
 /// Exchanges a refresh token for new tokens. For a browser, the token a concurrent request of
@@ -75,7 +77,7 @@ async fn rotate(
     };
     let next = new_jti();
     let sid = claims.sid;
-    let (presented, stored_next, user_agent) = (claims.jti, next.clone(), presenter.user_agent.map(str::to_owned));
+    let (presented, stored_next, device) = (claims.jti, next.clone(), presenter.device.clone());
     let (ttl, max_lifetime) = (keys.refresh_ttl(), state.settings.tokens.session_max_lifetime);
     let grace = if presenter.browser { REUSE_GRACE } else { Duration::ZERO };
     let user_id = claims.sub;
@@ -88,7 +90,7 @@ async fn rotate(
             ttl,
             max_lifetime,
             grace,
-            user_agent: user_agent.as_deref(),
+            device: &device,
         };
         issued_tokens::rotate(conn, &request)
     })
@@ -122,7 +124,7 @@ async fn still_admitted(state: &AppState, owner: &Owner, sid: uuid::Uuid) -> Res
         return Ok(true);
     }
     log::info!("user {}: no longer admitted by the sign-in policy; session {sid} ended", owner.user.id);
-    db::run(&state.pool, move |conn| issued_tokens::revoke_session(conn, sid, "no longer admitted by the policy"))
-        .await?;
+    let ending = Ending::new(audit::Kind::SessionRevoked, "no longer admitted by the sign-in policy");
+    db::run(&state.pool, move |conn| issued_tokens::revoke_session(conn, sid, &ending)).await?;
     Ok(false)
 }

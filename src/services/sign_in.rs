@@ -1,12 +1,13 @@
 //! Signing in: a verified identity becomes a stored account with a new session, and the
 //! session's first access and refresh tokens.
 
+use actix_web::http::StatusCode;
 use uuid::Uuid;
 
 use super::{new_jti, profile, sign_error};
 use crate::db;
 use crate::db::issued_tokens::Device;
-use crate::db::sign_in::Linking;
+use crate::db::sign_in::{Linking, SignInOutcome};
 use crate::db::users::{NewIdentity, User};
 use crate::error::AppError;
 use crate::oidc::Identity;
@@ -60,16 +61,26 @@ pub(super) fn stored(provider: &Provider, identity: Identity) -> NewIdentity {
     }
 }
 
+/// The sign-in of a disabled account: a 403 page for a browser, `account_disabled` for the API.
+pub fn account_disabled() -> AppError {
+    AppError::rejected(
+        StatusCode::FORBIDDEN,
+        "account_disabled",
+        "this account has been disabled by an administrator; ask them to enable it again",
+    )
+}
+
 /// Stores the identity and its account and opens a session, in one database round trip. A
-/// browser login passes its `state`, recorded as used in the same statement: `Ok(None)` when
-/// it was used before (a replayed callback), and then nothing was written.
+/// browser login passes its `state`, recorded as used in the same statement; when it was used
+/// before (a replayed callback) nothing is written and the sign-in fails. A disabled account
+/// is refused (`account_disabled`).
 pub async fn sign_in(
     app: &AppState,
     provider: &Provider,
     identity: Identity,
     device: Device,
     state: Option<String>,
-) -> Result<Option<Issued>, AppError> {
+) -> Result<Issued, AppError> {
     let (pool, keys) = (&app.pool, &app.tokens);
     let jti = new_jti();
     let ttl = keys.refresh_ttl().min(app.settings.tokens.session_max_lifetime);
@@ -79,8 +90,13 @@ pub async fn sign_in(
         db::sign_in::sign_in(conn, &identity, linking, &stored_jti, ttl, &device, state.as_deref())
     })
     .await?;
-    let Some(signed_in) = opened else {
-        return Ok(None);
+    let signed_in = match opened {
+        SignInOutcome::SignedIn(signed_in) => signed_in,
+        SignInOutcome::StateUsed => return Err(AppError::login_failed("this sign-in response was already used")),
+        SignInOutcome::Disabled(user_id) => {
+            log::info!("sign-in to disabled account {user_id} refused ({})", provider.id());
+            return Err(account_disabled());
+        }
     };
     let user_id = signed_in.user.id;
     if signed_in.linked_by_email {
@@ -96,5 +112,5 @@ pub async fn sign_in(
             provider.id()
         );
     }
-    Issued::new(keys, signed_in.user, signed_in.session_id, provider.id().to_string(), Some(&jti)).map(Some)
+    Issued::new(keys, signed_in.user, signed_in.session_id, provider.id().to_string(), Some(&jti))
 }

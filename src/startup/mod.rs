@@ -26,6 +26,16 @@ use crate::routes;
 use crate::state::AppState;
 use crate::tokens::TokenKeys;
 
+/// What the clean-up deletes: RetentionSettings, and used login states once no login can be
+/// that old.
+pub fn retention_limits(settings: &Settings) -> crate::db::retention::Limits {
+    crate::db::retention::Limits {
+        sessions: settings.retention.sessions,
+        audit: settings.retention.audit,
+        login_states: settings.login.timeout,
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -95,7 +105,7 @@ impl Application {
         };
         let metrics = Arc::new(metrics);
 
-        tasks::spawn_state_cleanup(pool.clone(), settings.login.timeout);
+        tasks::spawn_retention(pool.clone(), retention_limits(&settings));
         let state = web::Data::new(AppState { settings, pool, tokens, providers, revoked, metrics: metrics.clone() });
         tasks::spawn_revocation_polling(state.clone());
         let metrics = match metrics_listener {

@@ -1,29 +1,42 @@
-//! The background tasks of a running instance: clean-ups, revocation polling, and the refresh
+//! The background tasks of a running instance: the retention clean-up, revocation polling, and the refresh
 //! of the OpenID providers' discovery and keys.
 
 use std::time::Duration;
 
 use actix_web::web;
 
-use crate::db::{self, login_states, provider_sessions};
+use crate::db::{self, retention};
 use crate::error::chain;
 use crate::state::AppState;
 
-/// How often consumed login states older than the login timeout are deleted.
-const STATE_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
+/// When the first clean-up runs after start-up, and how often after that.
+const RETENTION_FIRST: Duration = Duration::from_secs(30);
+const RETENTION_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How soon a failed background refresh of the provider's discovery and keys is tried again.
 const PROVIDER_RETRY: Duration = Duration::from_secs(60);
 
-pub(super) fn spawn_state_cleanup(pool: db::PgPool, max_age: Duration) {
+/// Deletes what has ended long enough ago (`db::retention`) half a minute after start-up and
+/// every quarter of an hour after that; an instance that finds another one sweeping skips its turn.
+pub(super) fn spawn_retention(pool: db::PgPool, limits: retention::Limits) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(STATE_CLEANUP_INTERVAL);
+        tokio::time::sleep(RETENTION_FIRST).await;
+        let mut tick = tokio::time::interval(RETENTION_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = db::run(&pool, move |conn| login_states::forget_older_than(conn, max_age)).await {
-                log::warn!("cleaning up consumed login states failed: {}", chain(&e));
-            }
-            if let Err(e) = db::run(&pool, provider_sessions::forget_ended).await {
-                log::warn!("cleaning up the provider data of ended sessions failed: {}", chain(&e));
+            match db::run(&pool, move |conn| retention::sweep(conn, limits)).await {
+                Ok(Some(swept)) => log::info!(
+                    "retention: deleted {} session(s), {} audit event(s), {} login state(s), {} provider session(s), \
+                     {} logout token(s) in {} ms",
+                    swept.sessions,
+                    swept.audit_events,
+                    swept.login_states,
+                    swept.provider_sessions,
+                    swept.logout_tokens,
+                    swept.millis
+                ),
+                Ok(None) => log::debug!("retention: another instance is sweeping; skipped"),
+                Err(e) => log::warn!("retention: the clean-up failed (trying again later): {}", chain(&e)),
             }
         }
     });

@@ -1,0 +1,119 @@
+//! Bounded storage: what has ended long enough ago is deleted, in small batches (each its own
+//! short statement, so no lock is held for long and the table stays writable), by one instance
+//! at a time (a PostgreSQL advisory lock, released when the sweep ends or its connection dies).
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Timestamptz};
+use serde::Serialize;
+
+/// Rows deleted per statement.
+const BATCH: i64 = 2000;
+
+/// Key of the advisory lock that keeps two instances from sweeping at once ("sweep").
+pub const SWEEP_LOCK: i64 = 0x0073_7765_6570;
+
+/// How old is old enough to delete.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sessions ended (revoked or expired) longer ago than this.
+    pub sessions: Duration,
+    /// Audit events older than this.
+    pub audit: Duration,
+    /// Used login states older than this (no login lasts longer: they cannot be replayed).
+    pub login_states: Duration,
+}
+
+/// What one sweep deleted, and how long it took.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Swept {
+    pub sessions: usize,
+    pub audit_events: usize,
+    pub login_states: usize,
+    pub provider_sessions: usize,
+    pub logout_tokens: usize,
+    pub millis: u128,
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// Sweeps once; `None` when another instance is sweeping (it holds the lock).
+pub fn sweep(conn: &mut PgConnection, limits: Limits) -> QueryResult<Option<Swept>> {
+    let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+        .bind::<BigInt, _>(SWEEP_LOCK)
+        .get_result(conn)?;
+    if !locked.locked {
+        return Ok(None);
+    }
+    let swept = sweep_locked(conn, limits);
+    let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(SWEEP_LOCK).execute(conn);
+    let swept = swept?;
+    unlocked?;
+    Ok(Some(swept))
+}
+
+fn sweep_locked(conn: &mut PgConnection, limits: Limits) -> QueryResult<Swept> {
+    let started = Instant::now();
+    let before = |age: Duration| Utc::now() - chrono::TimeDelta::from_std(age).unwrap_or(chrono::TimeDelta::MAX);
+    let (sessions, audit, states) = (before(limits.sessions), before(limits.audit), before(limits.login_states));
+    let mut swept = Swept {
+        // A session's provider data goes as soon as it ends; this catches the expired ones.
+        provider_sessions: in_batches(
+            conn,
+            "DELETE FROM provider_sessions WHERE session_id IN (SELECT p.session_id FROM provider_sessions p \
+             JOIN issued_tokens t ON t.id = p.session_id WHERE t.revoked_at IS NOT NULL OR t.expires_at < $1 LIMIT $2)",
+            Utc::now(),
+        )?,
+        sessions: in_batches(
+            conn,
+            "DELETE FROM issued_tokens WHERE id IN \
+             (SELECT id FROM issued_tokens WHERE revoked_at < $1 LIMIT $2)",
+            sessions,
+        )?,
+        ..Swept::default()
+    };
+    swept.sessions += in_batches(
+        conn,
+        "DELETE FROM issued_tokens WHERE id IN (SELECT id FROM issued_tokens WHERE expires_at < $1 LIMIT $2)",
+        sessions,
+    )?;
+    swept.audit_events = in_batches(
+        conn,
+        "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+        audit,
+    )?;
+    swept.login_states = in_batches(
+        conn,
+        "DELETE FROM consumed_login_states WHERE state_hash IN \
+         (SELECT state_hash FROM consumed_login_states WHERE consumed_at < $1 LIMIT $2)",
+        states,
+    )?;
+    // A logout token is refused as stale long before a day.
+    swept.logout_tokens = in_batches(
+        conn,
+        "DELETE FROM consumed_logout_tokens WHERE jti_hash IN \
+         (SELECT jti_hash FROM consumed_logout_tokens WHERE consumed_at < $1 LIMIT $2)",
+        Utc::now() - chrono::TimeDelta::days(1),
+    )?;
+    swept.millis = started.elapsed().as_millis();
+    Ok(swept)
+}
+
+/// Runs `delete` (binding the cutoff as $1 and the batch size as $2) until a batch deletes
+/// fewer than a full batch; how many rows went.
+fn in_batches(conn: &mut PgConnection, delete: &str, cutoff: chrono::DateTime<Utc>) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let n = diesel::sql_query(delete).bind::<Timestamptz, _>(cutoff).bind::<BigInt, _>(BATCH).execute(conn)?;
+        total += n;
+        if (n as i64) < BATCH {
+            return Ok(total);
+        }
+    }
+}
