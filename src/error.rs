@@ -101,6 +101,10 @@ impl AppError {
     fn title(&self) -> &'static str {
         match self {
             AppError::LoginFailed { .. } => "We couldn't sign you in",
+            // The sign-in refusals of the policy and of a disabled account.
+            AppError::Rejected { code: "account_disabled" | "account_not_allowed" | "email_not_verified", .. } => {
+                "We couldn't sign you in"
+            }
             AppError::Unauthenticated { .. } => "Please sign in",
             AppError::Forbidden(_) => "Not allowed",
             AppError::Rejected { .. } | AppError::BadRequest(_) => "That request didn't work",

@@ -11,15 +11,10 @@ use base64::Engine;
 use super::{KeyAlg, REFUSED, USAGE};
 use crate::tokens::AccessSigner;
 
-pub(super) fn generate(alg: KeyAlg, out: &Path) -> ExitCode {
+pub(super) fn generate(alg: KeyAlg, bits: usize, out: &Path) -> ExitCode {
     let pem = match alg {
         KeyAlg::Ed25519 => ed25519(),
-        // ring cannot generate RSA keys and no RSA key generator is linked in.
-        KeyAlg::Rs256 => {
-            Err("rs256: generate it with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out FILE`, \
-             or use --alg ed25519"
-                .to_owned())
-        }
+        KeyAlg::Rs256 => rsa_key(bits),
     };
     let pem = match pem {
         Ok(pem) => pem,
@@ -61,6 +56,18 @@ fn ed25519() -> Result<String, String> {
     let body = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
     Ok(format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n")))
+}
+
+/// An RSA key of `bits` (2048, 3072 or 4096) as PKCS#8 PEM.
+fn rsa_key(bits: usize) -> Result<String, String> {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    if ![2048, 3072, 4096].contains(&bits) {
+        return Err(format!("--bits must be 2048, 3072 or 4096 for rs256, got {bits}"));
+    }
+    let key =
+        rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits).map_err(|e| format!("cannot generate the key: {e}"))?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| format!("cannot encode the key: {e}"))?;
+    Ok(pem.as_str().to_owned())
 }
 
 /// Creates the file (failing if it exists) readable by its owner only.

@@ -123,6 +123,9 @@ enum KeysCommand {
     Generate {
         #[arg(long, value_enum, default_value = "ed25519")]
         alg: KeyAlg,
+        /// The size of an rs256 key: 2048, 3072 or 4096.
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
         /// Where to write the PEM file (never overwritten).
         #[arg(long)]
         out: PathBuf,
@@ -148,8 +151,8 @@ pub async fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if let Some(Command::Keys { command: KeysCommand::Generate { alg, out } }) = &cli.command {
-        return keys::generate(*alg, out);
+    if let Some(Command::Keys { command: KeysCommand::Generate { alg, bits, out } }) = &cli.command {
+        return keys::generate(*alg, *bits, out);
     }
     let settings = match load_settings() {
         Ok(settings) => settings,

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use crate::helpers::{fresh_database, required_env};
 
 /// The doorman binary, in an empty working directory (no `.env`), with exactly `env`.
-fn doorman(args: &[&str], env: &[(&str, String)]) -> Output {
+pub(crate) fn doorman(args: &[&str], env: &[(&str, String)]) -> Output {
     let dir = std::env::temp_dir().join(format!("doorman-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_doorman"))
@@ -22,11 +22,11 @@ fn doorman(args: &[&str], env: &[(&str, String)]) -> Output {
     output
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn base_env(database_url: String) -> Vec<(&'static str, String)> {
+pub(crate) fn base_env(database_url: String) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", database_url),
         ("OIDC_ISSUER", required_env("TEST_OIDC_ISSUER")),
@@ -70,8 +70,9 @@ fn keys_generate_writes_a_private_key_the_server_accepts() {
     assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
     let again = doorman(&["keys", "generate", "--out", path], &[]);
     assert_eq!(again.status.code(), Some(1), "never overwrites");
-    let rsa = doorman(&["keys", "generate", "--alg", "rs256", "--out", "/nonexistent/x.pem"], &[]);
-    assert_eq!(rsa.status.code(), Some(2));
+    let small = doorman(&["keys", "generate", "--alg", "rs256", "--bits", "1024", "--out", "/tmp/never.pem"], &[]);
+    assert_eq!(small.status.code(), Some(2), "RSA under 2048 bits is refused");
+    assert!(text(&small.stderr).contains("--bits must be 2048"), "{}", text(&small.stderr));
 
     // `check` loads it as the server would and names its kid.
     let database = fresh_database(&required_env("TEST_DATABASE_URL"));
@@ -85,6 +86,35 @@ fn keys_generate_writes_a_private_key_the_server_accepts() {
         text(&check.stdout)
     );
     let _ = std::fs::remove_file(PathBuf::from(path));
+}
+
+#[test]
+fn keys_generate_writes_an_rsa_key_the_server_accepts() {
+    let out = std::env::temp_dir().join(format!("doorman-rsa-{}.pem", uuid::Uuid::new_v4().simple()));
+    let path = out.to_str().unwrap();
+    let generated = doorman(&["keys", "generate", "--alg", "rs256", "--out", path], &[]);
+    assert_eq!(generated.status.code(), Some(0), "{}", text(&generated.stderr));
+    let stdout = text(&generated.stdout);
+    let jwk: serde_json::Value =
+        serde_json::from_str(stdout.lines().find_map(|l| l.strip_prefix("public JWK: ")).unwrap()).unwrap();
+    assert_eq!((jwk["kty"].as_str(), jwk["alg"].as_str()), (Some("RSA"), Some("RS256")));
+    let modulus = jwk["n"].as_str().unwrap();
+    assert_eq!(modulus.len(), 342, "2048 bits of modulus in base64url");
+    assert!(jwk.get("d").is_none() && jwk.get("p").is_none(), "only the public part is printed");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    let kid = jwk["kid"].as_str().unwrap().to_owned();
+    let database = fresh_database(&required_env("TEST_DATABASE_URL"));
+    let mut env = base_env(database);
+    env.push(("JWT_PRIVATE_KEY_FILE", path.to_owned()));
+    assert_eq!(doorman(&["migrate"], &env).status.code(), Some(0));
+    let check = doorman(&["check"], &env);
+    assert!(
+        text(&check.stdout).contains(&format!("ok   signing key: asymmetric, kid {kid}")),
+        "{}",
+        text(&check.stdout)
+    );
+    let _ = std::fs::remove_file(out);
 }
 
 #[test]

@@ -30,6 +30,17 @@ useBrowser();
 const DEVICE_A = 'Mozilla/5.0 (X11; Linux x86_64) doorman-browser-test laptop';
 const DEVICE_B = 'Mozilla/5.0 (X11; Linux x86_64) doorman-browser-test phone';
 
+// The "Recent activity" list of the sessions page as data, newest first.
+async function activityRows(page) {
+  return page.locator('li.event').evaluateAll((items) =>
+    items.map((li) => ({
+      kind: li.dataset.kind,
+      what: li.querySelector('.what')?.textContent.trim(),
+      device: li.querySelector('.device')?.textContent.trim(),
+    })),
+  );
+}
+
 // The rows of the sessions page as data.
 async function sessionRows(page) {
   return page.locator('li.session').evaluateAll((items) =>
@@ -99,6 +110,20 @@ describe('doorman sessions page in a real browser', () => {
         [[currentB[0].id, true]],
         'only B’s own session is left',
       );
+      // Recent activity: both sign-ins, each from its device, and the revocation from B.
+      await b.page.getByRole('heading', { name: 'Recent activity' }).waitFor({ state: 'visible' });
+      const activity = await activityRows(b.page);
+      assert.deepEqual(
+        activity.map((e) => [e.kind, e.device]),
+        [
+          ['session_revoked', DEVICE_B],
+          ['sign_in', DEVICE_B],
+          ['sign_in', DEVICE_A],
+        ],
+        `recent activity: ${JSON.stringify(activity)}`,
+      );
+      assert.match(activity[1].what, /^Signed in with /);
+      assert.equal(activity[0].what, 'A session was revoked');
 
       // A's access token dies; A's next request must refresh, and its session is gone.
       await sleepUntil(aSignedInAt + ACCESS_TOKEN_DEAD_AFTER_MS);
