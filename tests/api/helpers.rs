@@ -311,8 +311,17 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(app: &str) -> Self {
+        Self::built(app, reqwest::Client::builder())
+    }
+
+    /// A browser that names itself `user_agent`.
+    pub fn with_user_agent(app: &str, user_agent: &str) -> Self {
+        Self::built(app, reqwest::Client::builder().user_agent(user_agent.to_owned()))
+    }
+
+    fn built(app: &str, builder: reqwest::ClientBuilder) -> Self {
         let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
+        let client = builder
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(20))

@@ -3,6 +3,7 @@
 //! for tokens a real one would never issue. `scripts/test` starts the services and sets
 //! TEST_DATABASE_URL and TEST_OIDC_ISSUER.
 
+mod audit;
 mod cli;
 mod conformance;
 mod cookie_shadowing;
@@ -23,6 +24,7 @@ mod provider_keys;
 mod provider_logout;
 mod providers;
 mod rejections;
+mod retention;
 mod revocation;
 mod rotation;
 mod sessions;

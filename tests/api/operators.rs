@@ -70,7 +70,10 @@ async fn a_disabled_user_is_signed_out_everywhere_and_cannot_sign_in_until_enabl
     assert_eq!(app.api_refresh(&refresh).await.0, StatusCode::UNAUTHORIZED);
     refused_within(&app, &access, Duration::from_millis(3500)).await;
 
-    // The next sign-in: a 403 page that says why, and no session opened.
+    // The next sign-in: a 403 page that says why, and nothing written but the refusal.
+    let last_used =
+        format!("SELECT count(*) AS n FROM identities WHERE subject = '{login}' AND last_login_at = created_at");
+    assert_eq!(app.count(&last_used), 1);
     let again = Browser::new(&app.address);
     let response = again.login(&login, None).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -80,6 +83,7 @@ async fn a_disabled_user_is_signed_out_everywhere_and_cannot_sign_in_until_enabl
     assert!(page.contains("This account has been disabled by an administrator"), "{page}");
     let live = "SELECT count(*) AS n FROM issued_tokens WHERE revoked_at IS NULL";
     assert_eq!(app.count(live), 0);
+    assert_eq!(app.count(&last_used), 1, "the refused sign-in did not touch the identity");
     let (_, shown, _) = operator(&app, &["users", "show", &email]);
     assert!(shown.contains("status       disabled since "), "{shown}");
 
@@ -182,7 +186,7 @@ async fn users_list_and_show_print_tables_and_json() {
     assert!(user["disabled_at"].is_null() && user["id"].is_string(), "{user}");
     let (_, limited, _) = operator(&app, &["users", "list", "--limit", "1"]);
     assert!(limited.contains("(1 of 2 shown; --limit N for more)"), "{limited}");
-    let none = operator_json(&app, &["users", "list", "--email", "100%_nobody", "--json"]);
+    let none = operator_json(&app, &["users", "list", "--email", "lister%example", "--json"]);
     assert_eq!(none["total"], 0, "LIKE wildcards are literal: {none}");
 
     let shown = operator_json(&app, &["users", "show", &format!("{second}@example.test"), "--json"]);

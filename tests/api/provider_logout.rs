@@ -88,6 +88,11 @@ async fn the_providers_back_channel_logout_ends_the_session_of_another_app() {
     let (status, _) = second.api_refresh(&refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(second.count("SELECT count(*) AS n FROM issued_tokens WHERE revoked_reason = 'back-channel logout'"), 1);
+    let recorded =
+        "SELECT count(*) AS n FROM audit_events WHERE kind = 'backchannel_logout' AND session_id IS NOT NULL \
+                    AND provider = 'google' AND ip = '127.0.0.1'";
+    assert_eq!(second.count(recorded), 1, "the provider's logout is in the audit trail");
+    assert_eq!(first.count("SELECT count(*) AS n FROM audit_events WHERE kind = 'logout'"), 1);
 }
 
 /// An app of the fake provider with two sessions of "victim" (provider sessions s1 and s2).

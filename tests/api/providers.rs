@@ -300,6 +300,16 @@ async fn the_account_page_connects_and_disconnects_sign_in_methods() {
     assert_eq!(identity_count(&app, &account), 1);
     let not_mine = browser.post_form(&format!("/account/identities/{}/remove", uuid::Uuid::new_v4())).await;
     assert_eq!(not_mine.status(), StatusCode::NOT_FOUND);
+    // One audit event each for the connect and the removal (not for the refused ones).
+    let events = |kind: &str| {
+        app.count(&format!(
+            "SELECT count(*) AS n FROM audit_events WHERE kind = '{kind}' AND user_id = '{account}' \
+             AND provider = 'github' AND ip = '127.0.0.1'"
+        ))
+    };
+    assert_eq!((events("identity_connected"), events("identity_removed")), (1, 1));
+    let detail = "SELECT count(*) AS n FROM audit_events WHERE detail = '1 session(s) it signed in ended'";
+    assert_eq!(app.count(detail), 1);
 }
 
 fn identity_ids(app: &TestApp, account: &str) -> Vec<uuid::Uuid> {

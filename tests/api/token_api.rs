@@ -98,6 +98,24 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_session() {
 }
 
 #[tokio::test]
+async fn a_disabled_account_is_refused_with_account_disabled() {
+    let api = Api::start(vec![]).await;
+    let first = api.login("lockedout").await;
+    let id = first["user"]["id"].as_str().unwrap().to_owned();
+    let env = crate::cli::base_env(api.app.database_url.clone());
+    assert_eq!(crate::cli::doorman(&["users", "disable", &id], &env).status.code(), Some(0));
+    let (status, body) = api.refresh(&first["refresh"]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "its session ended: {body}");
+    let (status, body) = api.post("/api/v1/auth/google/", json!({ "token": api.id_token("lockedout", |_| {}) })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "account_disabled");
+    assert!(body["detail"].as_str().unwrap().contains("disabled by an administrator"), "{body}");
+    assert_eq!(api.app.count("SELECT count(*) AS n FROM issued_tokens WHERE revoked_at IS NULL"), 0, "no session");
+    assert_eq!(crate::cli::doorman(&["users", "enable", &id], &env).status.code(), Some(0));
+    assert_eq!(api.login("lockedout").await["user"]["id"], id.as_str(), "enabled: the same account again");
+}
+
+#[tokio::test]
 async fn api_input_errors_have_the_right_status_and_shape() {
     let api = Api::start(vec![]).await;
     let raw = |body: &'static str, content_type: &'static str| {
