@@ -10,8 +10,11 @@ use crate::helpers::{param, unique, Browser, TestApp};
 const PHONE: &str = "Mozilla/5.0 (Linux; Android 14) audit-test phone";
 const LAPTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) audit-test laptop";
 
-/// The account's events as (kind, user agent, detail), oldest first.
-fn trail(app: &TestApp, login: &str) -> Vec<(String, Option<String>, Option<String>)> {
+/// An event as (kind, user agent, detail).
+type Recorded = (String, Option<String>, Option<String>);
+
+/// The account's events, oldest first.
+fn trail(app: &TestApp, login: &str) -> Vec<Recorded> {
     use diesel::prelude::*;
     use doorman::schema::audit_events as events;
     let user = app.user_rows(login)[0].id;
@@ -23,7 +26,7 @@ fn trail(app: &TestApp, login: &str) -> Vec<(String, Option<String>, Option<Stri
         .unwrap()
 }
 
-fn event(kind: &str, device: &str, detail: Option<&str>) -> (String, Option<String>, Option<String>) {
+fn event(kind: &str, device: &str, detail: Option<&str>) -> Recorded {
     (kind.to_owned(), Some(device.to_owned()), detail.map(str::to_owned))
 }
 
@@ -79,7 +82,8 @@ async fn refused_sign_ins_are_recorded_with_their_reason_and_no_token() {
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     use diesel::prelude::*;
     use doorman::schema::audit_events as events;
-    let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = events::table
+    type Row = (String, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = events::table
         .order(events::id.asc())
         .select((events::kind, events::provider, events::user_agent, events::detail))
         .load(&mut app.db())
