@@ -18,6 +18,7 @@ mod identities;
 mod log_lines;
 mod login;
 mod metrics;
+mod openapi;
 mod provider_keys;
 mod provider_logout;
 mod providers;
