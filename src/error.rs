@@ -14,6 +14,16 @@ use crate::tokens::TokenError;
 /// A cause of any kind, kept for the log.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The JSON face of every error; one type, so the OpenAPI schema is the shape sent.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "invalid_token", "detail": "your access token is invalid"}))]
+pub struct ErrorBody {
+    /// A short, stable code to branch on (`invalid_token`, `rate_limited`, …).
+    pub error: &'static str,
+    /// A message for people; it may change.
+    pub detail: String,
+}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -135,7 +145,7 @@ impl AppError {
             };
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        response.json(serde_json::json!({ "error": self.code(), "detail": self.to_string() }))
+        response.json(ErrorBody { error: self.code(), detail: self.to_string() })
     }
 }
 

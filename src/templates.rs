@@ -19,10 +19,14 @@ pub struct HomePage {
     pub login_label: String,
 }
 
-/// A provider as the sign-in and account pages show it.
+/// A provider as the sign-in and account pages show it (and `/login` lists it as JSON).
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ProviderButton {
+    #[schema(example = "google")]
     pub id: String,
+    #[schema(example = "Google")]
     pub name: String,
+    /// Where the sign-in with this provider starts (`next` kept).
     pub login_url: String,
 }
 

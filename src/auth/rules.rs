@@ -7,11 +7,16 @@ use serde::Deserialize;
 use super::AuthenticatedUser;
 
 /// The rules a proxy passes in the query (comma-separated lists); none: every signed-in user.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Rules {
+    /// Comma-separated emails that may pass (a verified email must match one)
     #[serde(default)]
+    #[param(example = "ada@example.com,grace@example.com")]
     allowed_emails: Option<String>,
+    /// Comma-separated domains whose verified emails may pass (`@` optional)
     #[serde(default)]
+    #[param(example = "example.com")]
     allowed_domains: Option<String>,
 }
 

@@ -19,6 +19,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use super::client_ip;
 use crate::config::{RateLimitSettings, TrustedProxies};
+use crate::error::ErrorBody;
 
 /// How often buckets that have filled up again are forgotten.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -56,10 +57,9 @@ impl KeyExtractor for ClientAddress {
     ) -> HttpResponse {
         use actix_governor::governor::clock::{Clock, DefaultClock};
         let wait = negative.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
-        response.insert_header(("Retry-After", wait.to_string())).json(serde_json::json!({
-            "error": "rate_limited",
-            "detail": format!("too many requests; please try again in {wait} s"),
-        }))
+        let body =
+            ErrorBody { error: "rate_limited", detail: format!("too many requests; please try again in {wait} s") };
+        response.insert_header(("Retry-After", wait.to_string())).json(body)
     }
 }
 

@@ -58,6 +58,17 @@ fn identity(
 /// `GET /auth/verify[?allowed_emails&allowed_domains]`: 204 with the user in headers, 403 when
 /// the rules refuse them, 401 when nobody is signed in; never a redirect (nginx turns the 401
 /// into one). A rolled browser session renews its cookies here.
+#[utoipa::path(
+    get, path = "/auth/verify", tag = "gateway",
+    summary = "nginx auth_request: may this request pass?",
+    params(Rules), security((), ("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 204, response = super::openapi::Identity),
+        (status = 401, response = super::openapi::Unauthenticated),
+        (status = 403, response = super::openapi::NotAllowed),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn verify(
     req: HttpRequest,
     MaybeUser(user): MaybeUser,
@@ -102,6 +113,20 @@ fn is_browser(req: &HttpRequest) -> bool {
 /// clients 401. A browser whose access cookie expired but whose session lives gets its cookies
 /// renewed on a 307 back to the same URL: a proxy passes a non-2xx answer (with its Set-Cookie)
 /// to the browser, but drops the headers of a 2xx one.
+#[utoipa::path(
+    get, path = "/auth/forward", tag = "gateway",
+    summary = "Traefik forwardAuth, Caddy forward_auth: may this request pass?",
+    description = "The proxy passes the original request in `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-Uri`; a browser is told apart by `Accept: text/html`.",
+    params(Rules), security((), ("bearer" = []), ("access_cookie" = [])),
+    responses(
+        (status = 200, response = super::openapi::Identity),
+        (status = 302, description = "A signed-out browser is sent to the login, with the original URL as `next`", headers(("Location" = String))),
+        (status = 307, description = "A browser session renewed: new cookies, and back to the original URL", headers(("Location" = String), ("Set-Cookie" = String))),
+        (status = 401, response = super::openapi::Unauthenticated),
+        (status = 403, response = super::openapi::NotAllowed),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn forward(
     req: HttpRequest,
     rules: web::Query<Rules>,

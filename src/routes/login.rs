@@ -2,8 +2,8 @@
 //! several providers.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -14,9 +14,18 @@ use crate::providers::Provider;
 use crate::state::AppState;
 use crate::templates::{LoginPage, ProviderButton};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LoginQuery {
+    /// Where to land after signing in: a same-origin path (or a URL on ALLOWED_REDIRECT_HOSTS); anything else is dropped
+    #[param(example = "/chat")]
     next: Option<String>,
+}
+
+/// The sign-in choices for a client that renders its own page.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderList {
+    providers: Vec<ProviderButton>,
 }
 
 /// 303 to `provider` with state, nonce and a PKCE challenge; the secrets, the provider and
@@ -42,6 +51,18 @@ fn safe_next(query: &LoginQuery, state: &AppState) -> Option<NextPath> {
 
 /// `GET /login[?next=/path]`: with one provider, straight to it; with several, a page (or, for
 /// `Accept: application/json`, a list) with one button per provider.
+#[utoipa::path(
+    get, path = "/login", tag = "pages",
+    summary = "Start a sign-in, or list the providers",
+    params(LoginQuery),
+    responses(
+        (status = 200, description = "Several providers: one entry per provider (JSON for `Accept: application/json`, else the sign-in page)",
+            content((ProviderList = "application/json"), (String = "text/html"))),
+        (status = 303, description = "One provider: off to it, the login's secrets in an encrypted cookie", headers(("Location" = String), ("Set-Cookie" = String))),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn login(
     req: HttpRequest,
     query: web::Query<LoginQuery>,
@@ -66,9 +87,7 @@ pub async fn login(
         })
         .collect();
     if wants_json(&req) {
-        let providers: Vec<_> =
-            buttons.iter().map(|b| json!({"id": b.id, "name": b.name, "login_url": b.login_url})).collect();
-        return Ok(HttpResponse::Ok().json(json!({ "providers": providers })));
+        return Ok(HttpResponse::Ok().json(ProviderList { providers: buttons }));
     }
     super::html(LoginPage { providers: buttons })
 }

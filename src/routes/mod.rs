@@ -11,6 +11,7 @@ mod health;
 mod home;
 mod login;
 mod logout;
+mod openapi;
 mod sessions_page;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -25,6 +26,8 @@ use crate::http::rate_limit::RateLimit;
 use crate::login_cookie::LoginCookieConfig;
 use crate::state::AppState;
 use crate::templates::Viewer;
+
+pub use openapi::ApiDocument;
 
 /// Registers every route of the contract; sign-in routes behind the rate limit, and only the
 /// routes that use the login cookie with its middleware.
@@ -73,7 +76,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session:
         .route("/account", web::get().to(account::show))
         .route("/account/identities/{id}/remove", web::post().to(account::remove))
         .route("/.well-known/jwks.json", web::get().to(api::jwks))
-        .route("/assets/app.css", web::get().to(assets::stylesheet));
+        .route("/assets/app.css", web::get().to(assets::stylesheet))
+        .route("/api/openapi.json", web::get().to(openapi::serve));
     // Trailing slashes as in the contract; the bare paths too, for clients that drop them.
     cfg.service(
         web::scope("/api/v1/auth")

@@ -147,9 +147,11 @@ fn server(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, S
     // Created once, outside the per-worker factory, so all workers share one budget per client.
     let limit = RateLimit::new(settings.limits, trusted.clone());
     limit.spawn_pruning();
+    let document = web::Data::new(routes::ApiDocument::new(settings.cookies));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(document.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_query(e)))
             .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| bad_json(e)))
             .configure(|cfg| routes::configure(cfg, &limit, &login_cookie))

@@ -19,6 +19,7 @@ mod identities;
 mod log_lines;
 mod login;
 mod metrics;
+mod openapi;
 mod operators;
 mod provider_keys;
 mod provider_logout;
