@@ -1,0 +1,146 @@
+# Shared pieces of bench/run and bench/scale: the app binary, the temporary work directory and
+# the processes started in it (stopped by PID on exit), /proc readers for CPU and memory, the
+# mock provider, the app's environment and one browser login through the real flow.
+# Source scripts/lib.sh first.
+# shellcheck shell=bash
+
+# app_binary: sets APP_BIN to BENCH_APP_BIN (a prebuilt binary) or builds the working tree.
+app_binary() {
+  if [ -n "${BENCH_APP_BIN:-}" ]; then
+    APP_BIN=$(realpath "$BENCH_APP_BIN")
+    [ -x "$APP_BIN" ] || die "BENCH_APP_BIN is not an executable: $BENCH_APP_BIN"
+    say "using the prebuilt app $APP_BIN"
+  else
+    say "building the app (release)"
+    cargo build --quiet --release --bin doorman
+    APP_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/doorman
+  fi
+}
+
+# bench_workdir PREFIX: creates the work directory ($work, with run/ for the servers' working
+# directory, no .env there, and out/ for the measurements) and the EXIT trap that stops every
+# PID in $pids and the PostgreSQL cluster in $work/pg, prints the logs' tails on failure and
+# removes $work unless BENCH_KEEP_WORK=1.
+bench_workdir() {
+  work=$(mktemp -d "$1.XXXXXX")
+  chmod 755 "$work"
+  mkdir -p "$work/run" "$work/out"
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_postgres "$work/pg"
+  if [ "$status" -ne 0 ]; then
+    for log in "$work"/*.log; do
+      [ -f "$log" ] || continue
+      printf -- '--- %s (last 15 lines)\n' "$log" >&2
+      tail -n 15 "$log" >&2
+    done
+  fi
+  if [ "${BENCH_KEEP_WORK:-0}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
+}
+
+forget_pid() { # pid: drops a stopped process from the cleanup list
+  local keep=() p
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+stop_pid() { # pid: SIGTERM, wait, forget
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  forget_pid "$1"
+}
+wait_running() { # what pid seconds command...: like wait_for, but stops early if pid has exited
+  local what=$1 pid=$2 seconds=$3
+  shift 3
+  for _ in $(seq $((seconds * 10))); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up"
+    sleep 0.1
+  done
+  die "$what did not come up within ${seconds}s"
+}
+
+kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; } # pid, VmRSS|VmHWM
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# All CPUs' busy time (user, nice, system, irq, softirq, steal), to see other work on the machine.
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# start_mock PORT USERS LOG: the auto-approving provider on 127.0.0.1:PORT; sets started_mock.
+start_mock() {
+  MOCK_PORT=$1 MOCK_USERS=$2 node "$BENCH/mock-provider/server.mjs" >"$3" 2>&1 &
+  started_mock=$!
+  pids+=("$started_mock")
+  wait_running "the mock provider on port $1 (log: $3)" "$started_mock" 20 \
+    curl -fsS "http://127.0.0.1:$1/.well-known/openid-configuration"
+}
+
+# start_app RUST_LOG LOG [PORT [METRICS_ADDR]]: starts $APP_BIN in $work/run on 127.0.0.1:PORT
+# ($app_port by default) with the environment as it is, waits for /readyz; sets app_pid.
+start_app() {
+  local port=${3:-$app_port}
+  say "starting the app on 127.0.0.1:$port (RUST_LOG=$1${4:+, METRICS_BIND_ADDR=$4})"
+  (cd "$work/run" && exec env BIND_ADDR="127.0.0.1:$port" RUST_LOG="$1" ${4:+METRICS_BIND_ADDR="$4"} "$APP_BIN") >"$2" 2>&1 &
+  app_pid=$!
+  pids+=("$app_pid")
+  wait_running "the app (log: $2)" "$app_pid" 30 curl -fsS "http://127.0.0.1:$port/readyz"
+}
+
+rand_text() { head -c "$1" /dev/urandom | base64 | tr -d '/+='; }
+
+# app_env ISSUER APP_PORT: the app's configuration for the provider at ISSUER (the google slot)
+# and the callback on APP_PORT; fresh random secrets.
+app_env() {
+  export OIDC_ISSUER=$1
+  export GOOGLE_CLIENT_ID=doorman-bench
+  GOOGLE_CLIENT_SECRET="bench-client-secret-$(rand_text 12)"
+  SECRET_KEY="bench-session-key-$(rand_text 24)"
+  JWT_SECRET_KEY="bench-jwt-key-$(rand_text 24)"
+  export GOOGLE_CLIENT_SECRET SECRET_KEY JWT_SECRET_KEY
+  export REDIRECT_URL="http://127.0.0.1:$2/auth"
+  export COOKIE_SECURE=false
+  export ACCESS_TOKEN_TTL_SECONDS=3600
+  # All load comes from 127.0.0.1, where real traffic comes from many addresses: the per-client
+  # rate limit on /login and /auth stays in the request path but gets a budget the load never
+  # exhausts (apps without a rate limit ignore these).
+  export RATE_LIMIT_PER_SECOND=1000000
+  export RATE_LIMIT_BURST=1000000
+}
+
+# browser_login APP LOGIN_PATH ISSUER JAR: one login through the real flow with curl
+# (/login -> provider /authorize -> /auth, 303 to /chat); the cookies end up in JAR.
+browser_login() {
+  local app=$1 login_path=$2 issuer=$3 jar=$4 authorize callback status
+  authorize=$(curl -fsS -o /dev/null -c "$jar" -b "$jar" -w '%{redirect_url}' "$app$login_path")
+  [[ $authorize == "$issuer/authorize?"* ]] || die "/login did not redirect to the provider: '$authorize'"
+  callback=$(curl -fsS -o /dev/null -w '%{redirect_url}' "$authorize")
+  [[ $callback == "$app/auth?"* ]] || die "the provider did not redirect to /auth: '$callback'"
+  status=$(curl -sS -o "$jar.html" -c "$jar" -b "$jar" -w '%{http_code} %{redirect_url}' "$callback")
+  [ "$status" = "303 $app/chat" ] || die "/auth answered '$status': $(head -c 300 "$jar.html")"
+}
+jar_cookie() { awk -v name="$2" '$6 == name { print $7 }' "$1"; } # jar name
+
+# machine_meta: the machine and tool versions, as key=value lines for the reports.
+machine_meta() {
+  echo "cores=$(nproc)"
+  echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "kernel=$(uname -r)"
+  echo "memory=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  echo "rustc=$(rustc --version)"
+  echo "node=$(node --version)"
+  echo "postgres=$("$PG_BIN/postgres" --version)"
+  local head
+  head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if [ -n "${BENCH_APP_BIN:-}" ]; then
+    echo "commit=repo at $head; app: prebuilt $APP_BIN${BENCH_APP_LABEL:+ ($BENCH_APP_LABEL)}"
+  else
+    echo "commit=$head$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock migrations 2>/dev/null || echo ' + uncommitted changes in src')"
+  fi
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "clk_tck=$CLK_TCK"
+}
