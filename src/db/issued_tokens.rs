@@ -13,7 +13,7 @@ use super::audit;
 use super::digest;
 use super::identities::IdentityRow;
 use super::users::User;
-use crate::schema::{identities, issued_tokens as sessions, users};
+use crate::schema::{identities, issued_tokens as sessions, provider_sessions, users};
 
 /// Where a session was started from.
 #[derive(Debug, Clone, Default)]
@@ -200,7 +200,9 @@ fn revocation(reason: &str) -> Revocation<'_> {
 const ENDED: (sessions::id, sessions::user_id, sessions::provider) =
     (sessions::id, sessions::user_id, sessions::provider);
 
-/// Records one audit event per ended session; returns their ids.
+/// Records one audit event per ended session and drops what logging out at their provider
+/// would have needed (the ID token is personal data, useless once the session is over);
+/// returns their ids.
 fn recorded(conn: &mut PgConnection, ended: Vec<Ended>, ending: &Ending<'_>) -> QueryResult<Vec<Uuid>> {
     let events: Vec<audit::Event<'_>> = ended
         .iter()
@@ -214,7 +216,11 @@ fn recorded(conn: &mut PgConnection, ended: Vec<Ended>, ending: &Ending<'_>) -> 
         })
         .collect();
     audit::record(conn, &events)?;
-    Ok(ended.into_iter().map(|(sid, ..)| sid).collect())
+    let ids: Vec<Uuid> = ended.into_iter().map(|(sid, ..)| sid).collect();
+    if !ids.is_empty() {
+        diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(&ids))).execute(conn)?;
+    }
+    Ok(ids)
 }
 
 fn revoke_row(conn: &mut PgConnection, sid: Uuid, ending: &Ending<'_>) -> QueryResult<bool> {
@@ -235,7 +241,12 @@ pub fn revoke_session(conn: &mut PgConnection, sid: Uuid, ending: &Ending<'_>) -
 /// removal is the audit event); returns how many.
 pub fn revoke_identity_sessions(conn: &mut PgConnection, identity_id: Uuid, reason: &str) -> QueryResult<usize> {
     let signed_in_with = sessions::table.filter(sessions::identity_id.eq(identity_id));
-    diesel::update(signed_in_with.filter(sessions::revoked_at.is_null())).set(revocation(reason)).execute(conn)
+    let ended: Vec<Uuid> = diesel::update(signed_in_with.filter(sessions::revoked_at.is_null()))
+        .set(revocation(reason))
+        .returning(sessions::id)
+        .get_results(conn)?;
+    diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(&ended))).execute(conn)?;
+    Ok(ended.len())
 }
 
 /// Revokes one of the user's sessions, with its audit event; false when it is not theirs or

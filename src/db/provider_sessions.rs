@@ -1,6 +1,6 @@
 //! `provider_sessions`: for a session signed in with an OpenID provider, the provider's session
 //! id (`sid`) and the ID token; what logging out at the provider needs. Rows go when their
-//! session ends (here at logout and back-channel logout, else by `retention`).
+//! session is revoked (`issued_tokens`), or soon after it expires (`retention`).
 
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -19,14 +19,13 @@ pub fn log_out(
     ending: &Ending<'_>,
 ) -> QueryResult<Option<(String, Option<String>)>> {
     conn.transaction(|conn| {
+        // Read before the revocation, which drops it.
+        let id_token: Option<Option<String>> =
+            provider_sessions::table.find(sid).select(provider_sessions::id_token).first(conn).optional()?;
         if !revoke(conn, user_id, sid, ending)? {
             return Ok(None);
         }
         let provider: String = sessions::table.find(sid).select(sessions::provider).first(conn)?;
-        let id_token: Option<Option<String>> = diesel::delete(provider_sessions::table.find(sid))
-            .returning(provider_sessions::id_token)
-            .get_result(conn)
-            .optional()?;
         Ok(Some((provider, id_token.flatten())))
     })
 }
@@ -84,7 +83,6 @@ pub fn back_channel_logout(
         for session in &ended {
             revoke_session(conn, *session, &ending)?;
         }
-        diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(&ended))).execute(conn)?;
         Ok(LoggedOut::Ended(ended))
     })
 }

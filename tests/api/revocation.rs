@@ -75,8 +75,11 @@ async fn a_session_revoked_from_the_sessions_page_is_refused_everywhere() {
     let laptop_access = laptop.cookie("access_token").unwrap();
     let phone_sid = first.token_keys().verify_access(&phone_access).unwrap().sid.unwrap();
     // From the laptop, end the phone's session, then every other one.
+    let provider_data = format!("SELECT count(*) AS n FROM provider_sessions WHERE session_id = '{phone_sid}'");
+    assert_eq!(first.count(&provider_data), 1, "the provider's sid and ID token are kept while it lives");
     let revoked = laptop.post_form(&format!("/sessions/{phone_sid}/revoke")).await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(first.count(&provider_data), 0, "and dropped with its revocation");
     refused_within(&second, &phone_access, Duration::from_millis(3500)).await;
     assert_eq!(guarded(&second, &laptop_access).await, ALLOWED, "only that session ended");
 
