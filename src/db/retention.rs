@@ -75,40 +75,30 @@ fn sweep_locked(conn: &mut PgConnection, limits: Limits) -> QueryResult<Swept> {
              WHERE t.expires_at < $1 AND t.expires_at > $1 - interval '2 days' ORDER BY t.expires_at LIMIT $2)",
             Utc::now(),
         )?,
-        sessions: in_batches(
-            conn,
-            "DELETE FROM issued_tokens WHERE id IN \
-             (SELECT id FROM issued_tokens WHERE revoked_at < $1 ORDER BY revoked_at LIMIT $2)",
-            sessions,
-        )?,
+        sessions: older_than(conn, ("issued_tokens", "id", "revoked_at"), sessions)?,
         ..Swept::default()
     };
-    swept.sessions += in_batches(
-        conn,
-        "DELETE FROM issued_tokens WHERE id IN \
-         (SELECT id FROM issued_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
-        sessions,
-    )?;
-    swept.audit_events = in_batches(
-        conn,
-        "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)",
-        audit,
-    )?;
-    swept.login_states = in_batches(
-        conn,
-        "DELETE FROM consumed_login_states WHERE state_hash IN \
-         (SELECT state_hash FROM consumed_login_states WHERE consumed_at < $1 ORDER BY consumed_at LIMIT $2)",
-        states,
-    )?;
+    swept.sessions += older_than(conn, ("issued_tokens", "id", "expires_at"), sessions)?;
+    swept.audit_events = older_than(conn, ("audit_events", "id", "at"), audit)?;
+    swept.login_states = older_than(conn, ("consumed_login_states", "state_hash", "consumed_at"), states)?;
     // A logout token is refused as stale long before a day.
-    swept.logout_tokens = in_batches(
-        conn,
-        "DELETE FROM consumed_logout_tokens WHERE jti_hash IN \
-         (SELECT jti_hash FROM consumed_logout_tokens WHERE consumed_at < $1 ORDER BY consumed_at LIMIT $2)",
-        Utc::now() - chrono::TimeDelta::days(1),
-    )?;
+    let day_ago = Utc::now() - chrono::TimeDelta::days(1);
+    swept.logout_tokens = older_than(conn, ("consumed_logout_tokens", "jti_hash", "consumed_at"), day_ago)?;
     swept.millis = started.elapsed().as_millis();
     Ok(swept)
+}
+
+/// Deletes the rows of `table` (with primary key `key`) whose `column` is before `cutoff`, in
+/// batches along `column`'s index.
+fn older_than(
+    conn: &mut PgConnection,
+    (table, key, column): (&str, &str, &str),
+    cutoff: chrono::DateTime<Utc>,
+) -> QueryResult<usize> {
+    let delete = format!(
+        "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2)"
+    );
+    in_batches(conn, &delete, cutoff)
 }
 
 /// Runs `delete` (binding the cutoff as $1 and the batch size as $2) until a batch deletes
