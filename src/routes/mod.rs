@@ -34,38 +34,19 @@ pub use openapi::ApiDocument;
 pub fn configure(cfg: &mut web::ServiceConfig, limit: &RateLimit, login_session: &LoginCookieConfig) {
     // Fixed paths before the `{id}` patterns beside them (provider ids never take those names).
     cfg.route("/auth/verify", web::get().to(gateway::verify)).route("/auth/forward", web::get().to(gateway::forward));
-    cfg.service(
-        web::resource("/login")
-            .wrap(login_session.middleware())
-            .wrap(limit.middleware())
-            .route(web::get().to(login::login)),
-    )
-    .service(
-        web::resource("/login/{id}")
-            .wrap(login_session.middleware())
-            .wrap(limit.middleware())
-            .route(web::get().to(login::login_with)),
-    )
-    .service(
-        web::resource("/auth")
-            .wrap(login_session.middleware())
-            .wrap(limit.middleware())
-            .route(web::get().to(callback::callback)),
-    )
-    .service(
-        web::resource("/auth/{id}")
-            .wrap(login_session.middleware())
-            .wrap(limit.middleware())
-            .route(web::get().to(callback::callback_for)),
-    )
-    .service(
-        web::resource("/account/connect/{id}")
-            .wrap(login_session.middleware())
-            .wrap(limit.middleware())
-            .route(web::post().to(account::connect)),
-    )
-    .service(web::resource("/logout").wrap(login_session.middleware()).route(web::post().to(logout::logout)))
-    .service(web::resource("/backchannel-logout").wrap(limit.middleware()).route(web::post().to(backchannel::logout)));
+    // A sign-in step: behind the rate limit, with the login cookie.
+    let sign_in_step = |path: &str, route: actix_web::Route| {
+        web::resource(path).wrap(login_session.middleware()).wrap(limit.middleware()).route(route)
+    };
+    cfg.service(sign_in_step("/login", web::get().to(login::login)))
+        .service(sign_in_step("/login/{id}", web::get().to(login::login_with)))
+        .service(sign_in_step("/auth", web::get().to(callback::callback)))
+        .service(sign_in_step("/auth/{id}", web::get().to(callback::callback_for)))
+        .service(sign_in_step("/account/connect/{id}", web::post().to(account::connect)))
+        .service(web::resource("/logout").wrap(login_session.middleware()).route(web::post().to(logout::logout)))
+        .service(
+            web::resource("/backchannel-logout").wrap(limit.middleware()).route(web::post().to(backchannel::logout)),
+        );
     cfg.route("/", web::get().to(home::home))
         .route("/chat", web::get().to(chat::chat))
         .route("/healthz", web::get().to(health::healthz))
