@@ -226,3 +226,59 @@ async fn bad_arguments_unknown_users_and_an_unreachable_database_are_one_line_er
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("DATABASE_URL: cannot connect to the database"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_sign_in_racing_the_disable_leaves_no_live_session() {
+    use diesel::RunQueryDsl;
+    let app = app().await;
+    let login = unique("racer");
+    app.signed_in(&login).await;
+    let user = app.user_rows(&login)[0].id;
+    let live = "SELECT count(*) AS n FROM issued_tokens WHERE revoked_at IS NULL";
+    assert_eq!(app.count(live), 1);
+    // An operator's transaction holds the account row while the next sign-in starts: the
+    // sign-in's snapshot sees an enabled account, and it waits for the row.
+    let mut operator = app.db();
+    diesel::sql_query("BEGIN").execute(&mut operator).unwrap();
+    diesel::sql_query(format!("SELECT id FROM users WHERE id = '{user}' FOR UPDATE")).execute(&mut operator).unwrap();
+    let racer = Browser::new(&app.address);
+    let signing_in = tokio::spawn({
+        let (racer, login) = (racer.clone(), login.clone());
+        async move { racer.login(&login, None).await.status() }
+    });
+    let waiting =
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
+    let started = Instant::now();
+    while app.count(waiting) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "the sign-in never waited for the account row");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The disable commits (its sessions revoked in the same transaction), then the sign-in goes on.
+    diesel::sql_query(format!("UPDATE users SET disabled_at = now() WHERE id = '{user}'"))
+        .execute(&mut operator)
+        .unwrap();
+    diesel::sql_query(
+        "UPDATE issued_tokens SET revoked_at = now(), revoked_reason = 'account disabled' WHERE revoked_at IS NULL",
+    )
+    .execute(&mut operator)
+    .unwrap();
+    diesel::sql_query("COMMIT").execute(&mut operator).unwrap();
+    assert_eq!(signing_in.await.unwrap(), StatusCode::FORBIDDEN, "refused: the account was disabled meanwhile");
+    assert_eq!(app.count(live), 0, "no live session for a disabled account");
+    assert!(racer.cookie("access_token").is_none());
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_refresh_even_a_session_left_open() {
+    use diesel::RunQueryDsl;
+    let app = app().await;
+    let login = unique("leftopen");
+    let browser = app.signed_in(&login).await;
+    let user = app.user_rows(&login)[0].id;
+    // Disabled behind the CLI's back (a restored backup, a hand-written UPDATE): the session
+    // row is still live, and the refresh must still be refused.
+    diesel::sql_query(format!("UPDATE users SET disabled_at = now() WHERE id = '{user}'"))
+        .execute(&mut app.db())
+        .unwrap();
+    assert_eq!(app.api_refresh(&browser.cookie("refresh_token").unwrap()).await.0, StatusCode::UNAUTHORIZED);
+}
