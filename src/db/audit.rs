@@ -126,9 +126,12 @@ pub fn record(conn: &mut PgConnection, all: &[Event<'_>]) -> QueryResult<()> {
     Ok(())
 }
 
-/// The latest `limit` events, newest first; of one account when `user_id` is given.
+/// The latest `limit` events, newest first; of one account when `user_id` is given. Ordered by
+/// time as the indexes are (the id breaks ties within a transaction), so an account with a
+/// long history is read from the index, not sorted.
 pub fn latest(conn: &mut PgConnection, user_id: Option<Uuid>, limit: i64) -> QueryResult<Vec<EventRow>> {
-    let mut query = events::table.select(EventRow::as_select()).order(events::id.desc()).limit(limit).into_boxed();
+    let newest_first = (events::at.desc(), events::id.desc());
+    let mut query = events::table.select(EventRow::as_select()).order(newest_first).limit(limit).into_boxed();
     if let Some(user_id) = user_id {
         query = query.filter(events::user_id.eq(user_id));
     }
