@@ -23,5 +23,8 @@ CREATE INDEX audit_events_user_idx ON audit_events (user_id, at DESC) WHERE user
 -- deleted accounts (whose session rows are gone).
 CREATE INDEX audit_events_at_idx ON audit_events (at);
 
+-- Operators find accounts by any identity's email (`doorman users show EMAIL`), verified or not.
+CREATE INDEX identities_email_idx ON identities (lower(email));
+
 -- Retention deletes sessions that expired long ago.
 CREATE INDEX issued_tokens_expires_at_idx ON issued_tokens (expires_at);

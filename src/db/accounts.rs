@@ -29,19 +29,23 @@ pub fn find(conn: &mut PgConnection, id_or_email: &str) -> QueryResult<Found> {
         return Ok(user.map_or(Found::None, Found::One));
     }
     let email = id_or_email.trim().to_lowercase();
-    let with_identity = identities::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.email) = ").bind::<Text, _>(&email))
-        .select(identities::user_id);
+    let lower = |column: &str| diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("lower({column}) = "));
+    // Two index lookups rather than one OR, which PostgreSQL answers with a scan of every account.
+    let with_identity =
+        identities::table.filter(lower("identities.email").bind::<Text, _>(&email)).select(identities::user_id);
     let mut found: Vec<User> = users::table
-        .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.email) = ")
-                .bind::<Text, _>(&email)
-                .or(users::id.eq_any(with_identity)),
-        )
+        .filter(lower("users.email").bind::<Text, _>(&email))
         .select(User::as_select())
-        .order(users::created_at.asc())
         .limit(20)
         .load(conn)?;
+    let by_identity: Vec<User> =
+        users::table.filter(users::id.eq_any(with_identity)).select(User::as_select()).limit(20).load(conn)?;
+    for user in by_identity {
+        if !found.iter().any(|u| u.id == user.id) {
+            found.push(user);
+        }
+    }
+    found.sort_by_key(|u| u.created_at);
     Ok(match found.len() {
         0 => Found::None,
         1 => Found::One(found.remove(0)),

@@ -220,6 +220,28 @@ async fn bad_arguments_unknown_users_and_an_unreachable_database_are_one_line_er
     }
     let (code, _, stderr) = operator(&app, &["users", "show", "nobody@example.test"]);
     assert_eq!((code, stderr.lines().count()), (1, 1), "one line: {stderr}");
+    // An email on two accounts (one through an identity) names neither.
+    let login = unique("twice");
+    app.signed_in(&login).await;
+    let email = format!("{login}@example.test");
+    use diesel::RunQueryDsl;
+    let other = "00000000-0000-0000-0000-00000000000a";
+    for sql in [
+        format!("INSERT INTO users (id) VALUES ('{other}')"),
+        format!(
+            "INSERT INTO identities (user_id, provider, issuer, subject, email) \
+             VALUES ('{other}', 'corp', 'https://corp.example', 'x', '{}')",
+            email.to_uppercase()
+        ),
+    ] {
+        diesel::sql_query(sql).execute(&mut app.db()).unwrap();
+    }
+    let (code, _, stderr) = operator(&app, &["users", "show", &email]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("several users have the email") && stderr.contains("00000000-0000-0000-0000-00000000000a"),
+        "{stderr}"
+    );
     let down = doorman(&["users", "list"], &base_env("postgres://postgres@127.0.0.1:9/none".into()));
     let stderr = text(&down.stderr);
     assert_eq!(down.status.code(), Some(1), "{stderr}");
