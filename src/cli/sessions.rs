@@ -20,7 +20,7 @@ pub fn revoke(conn: &mut PgConnection, user: Option<&str>, session: Option<Uuid>
             Ok(())
         }
         (None, Some(sid)) => {
-            if issued_tokens::revoke_session(conn, sid, &ending)? {
+            if !issued_tokens::revoke_sessions(conn, &[sid], &ending)?.is_empty() {
                 println!("session {sid} revoked");
                 Ok(())
             } else {

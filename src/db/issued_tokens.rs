@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::Timestamptz;
+use diesel::sql_types::{Bool, Timestamptz};
 use uuid::Uuid;
 
 use super::audit;
@@ -161,7 +162,7 @@ pub fn rotate(conn: &mut PgConnection, r: &RotationRequest<'_>) -> QueryResult<R
             return Ok(Rotation::Recovered(owner));
         }
         let reuse = Ending { kind: audit::Kind::RefreshReuse, reason: "refresh token reused", device: Some(r.device) };
-        revoke_row(conn, r.sid, &reuse)?;
+        end_live(conn, Box::new(sessions::id.eq(r.sid)), &reuse)?;
         Ok(Rotation::Reused)
     })
 }
@@ -200,10 +201,17 @@ fn revocation(reason: &str) -> Revocation<'_> {
 const ENDED: (sessions::id, sessions::user_id, sessions::provider) =
     (sessions::id, sessions::user_id, sessions::provider);
 
-/// Records one audit event per ended session and drops what logging out at their provider
-/// would have needed (the ID token is personal data, useless once the session is over);
-/// returns their ids.
-fn recorded(conn: &mut PgConnection, ended: Vec<Ended>, ending: &Ending<'_>) -> QueryResult<Vec<Uuid>> {
+/// Which sessions to end (of those still live).
+type Which<'a> = Box<dyn BoxableExpression<sessions::table, Pg, SqlType = Bool> + 'a>;
+
+/// Ends the live sessions `which` selects, records one audit event per session, and drops what
+/// logging out at their provider would have needed (the ID token is personal data, useless once
+/// the session is over); returns their ids. Call it inside a transaction.
+fn end_live(conn: &mut PgConnection, which: Which<'_>, ending: &Ending<'_>) -> QueryResult<Vec<Uuid>> {
+    let ended: Vec<Ended> = diesel::update(sessions::table.filter(which).filter(sessions::revoked_at.is_null()))
+        .set(revocation(ending.reason))
+        .returning(ENDED)
+        .get_results(conn)?;
     let events: Vec<audit::Event<'_>> = ended
         .iter()
         .map(|(sid, user_id, provider)| {
@@ -217,24 +225,23 @@ fn recorded(conn: &mut PgConnection, ended: Vec<Ended>, ending: &Ending<'_>) -> 
         .collect();
     audit::record(conn, &events)?;
     let ids: Vec<Uuid> = ended.into_iter().map(|(sid, ..)| sid).collect();
-    if !ids.is_empty() {
-        diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(&ids))).execute(conn)?;
-    }
+    forget_provider_data(conn, &ids)?;
     Ok(ids)
 }
 
-fn revoke_row(conn: &mut PgConnection, sid: Uuid, ending: &Ending<'_>) -> QueryResult<bool> {
-    let ended: Vec<Ended> = diesel::update(sessions::table.find(sid).filter(sessions::revoked_at.is_null()))
-        .set(revocation(ending.reason))
-        .returning(ENDED)
-        .get_results(conn)?;
-    Ok(!recorded(conn, ended, ending)?.is_empty())
+fn forget_provider_data(conn: &mut PgConnection, sessions: &[Uuid]) -> QueryResult<()> {
+    if !sessions.is_empty() {
+        diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(sessions)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
-/// Revokes a session whatever its user (one the sign-in policy no longer admits, one the
-/// provider logged out), with its audit event.
-pub fn revoke_session(conn: &mut PgConnection, sid: Uuid, ending: &Ending<'_>) -> QueryResult<bool> {
-    conn.transaction(|conn| revoke_row(conn, sid, ending))
+/// Revokes sessions whatever their user (one the sign-in policy no longer admits, those the
+/// provider logged out), with their audit events; the ids of those that were live.
+pub fn revoke_sessions(conn: &mut PgConnection, sids: &[Uuid], ending: &Ending<'_>) -> QueryResult<Vec<Uuid>> {
+    let sids = sids.to_vec();
+    conn.transaction(|conn| end_live(conn, Box::new(sessions::id.eq_any(sids)), ending))
 }
 
 /// Revokes the live sessions that signed in with an identity (it is being disconnected; its
@@ -245,21 +252,15 @@ pub fn revoke_identity_sessions(conn: &mut PgConnection, identity_id: Uuid, reas
         .set(revocation(reason))
         .returning(sessions::id)
         .get_results(conn)?;
-    diesel::delete(provider_sessions::table.filter(provider_sessions::session_id.eq_any(&ended))).execute(conn)?;
+    forget_provider_data(conn, &ended)?;
     Ok(ended.len())
 }
 
 /// Revokes one of the user's sessions, with its audit event; false when it is not theirs or
 /// already revoked.
 pub fn revoke(conn: &mut PgConnection, user_id: Uuid, sid: Uuid, ending: &Ending<'_>) -> QueryResult<bool> {
-    conn.transaction(|conn| {
-        let owned = sessions::table.filter(sessions::id.eq(sid).and(sessions::user_id.eq(user_id)));
-        let ended: Vec<Ended> = diesel::update(owned.filter(sessions::revoked_at.is_null()))
-            .set(revocation(ending.reason))
-            .returning(ENDED)
-            .get_results(conn)?;
-        Ok(!recorded(conn, ended, ending)?.is_empty())
-    })
+    let theirs = Box::new(sessions::id.eq(sid).and(sessions::user_id.eq(user_id)));
+    conn.transaction(|conn| Ok(!end_live(conn, theirs, ending)?.is_empty()))
 }
 
 /// Revokes every live session of the user but `keep`, one audit event each; returns their ids.
@@ -269,15 +270,8 @@ pub fn revoke_others(
     keep: Option<Uuid>,
     ending: &Ending<'_>,
 ) -> QueryResult<Vec<Uuid>> {
-    conn.transaction(|conn| {
-        let keep = keep.unwrap_or(Uuid::nil());
-        let others = sessions::table.filter(sessions::user_id.eq(user_id).and(sessions::id.ne(keep)));
-        let ended: Vec<Ended> = diesel::update(others.filter(sessions::revoked_at.is_null()))
-            .set(revocation(ending.reason))
-            .returning(ENDED)
-            .get_results(conn)?;
-        recorded(conn, ended, ending)
-    })
+    let others = Box::new(sessions::user_id.eq(user_id).and(sessions::id.ne(keep.unwrap_or(Uuid::nil()))));
+    conn.transaction(|conn| end_live(conn, others, ending))
 }
 
 /// The sessions ended at or after `since` (by `revoked_at`), with when.

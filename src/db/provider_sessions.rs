@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::audit::Kind;
 use super::digest;
-use super::issued_tokens::{revoke, revoke_session, Device, Ending};
+use super::issued_tokens::{revoke, revoke_sessions, Device, Ending};
 use crate::schema::{consumed_logout_tokens, identities, issued_tokens as sessions, provider_sessions};
 
 /// Ends the user's session `sid` and takes what the provider's logout needs: `None` when it was
@@ -80,9 +80,6 @@ pub fn back_channel_logout(
         }
         let ended: Vec<Uuid> = live.load(conn)?;
         let ending = Ending::new(Kind::BackchannelLogout, "back-channel logout").by(caller);
-        for session in &ended {
-            revoke_session(conn, *session, &ending)?;
-        }
-        Ok(LoggedOut::Ended(ended))
+        Ok(LoggedOut::Ended(revoke_sessions(conn, &ended, &ending)?))
     })
 }

@@ -125,6 +125,6 @@ async fn still_admitted(state: &AppState, owner: &Owner, sid: uuid::Uuid) -> Res
     }
     log::info!("user {}: no longer admitted by the sign-in policy; session {sid} ended", owner.user.id);
     let ending = Ending::new(audit::Kind::SessionRevoked, "no longer admitted by the sign-in policy");
-    db::run(&state.pool, move |conn| issued_tokens::revoke_session(conn, sid, &ending)).await?;
+    db::run(&state.pool, move |conn| issued_tokens::revoke_sessions(conn, &[sid], &ending)).await?;
     Ok(false)
 }

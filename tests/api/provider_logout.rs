@@ -146,73 +146,63 @@ async fn forged_stale_or_replayed_logout_tokens_end_nothing() {
         let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         format!("{}.{}.", b64(&json!({"alg": "none"})), b64(claims))
     };
+    // A genuine logout token of session s1, signed by the provider's key, with one change.
+    let changed = |change: fn(&mut Value)| {
+        let mut c = logout_claims(&fake, "s1");
+        change(&mut c);
+        trusted.sign(&c)
+    };
     let cases: Vec<(&str, String)> = vec![
         ("signed by another key under the provider's kid", attacker.sign(&logout_claims(&fake, "s1"))),
         ("unsigned", unsigned(&logout_claims(&fake, "s1"))),
         (
             "for another audience",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 c["aud"] = json!("someone-else");
-                c
             }),
         ),
         (
             "stale",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 c["iat"] = json!(chrono::Utc::now().timestamp() - 3600);
-                c
             }),
         ),
         (
             "with a nonce",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 c["nonce"] = json!("n");
-                c
             }),
         ),
         (
             "without events",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 c.as_object_mut().unwrap().remove("events");
-                c
             }),
         ),
         (
             "with another event",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 c["events"] = json!({"urn:x": {}});
-                c
             }),
         ),
         (
             "without sid or sub",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 let o = c.as_object_mut().unwrap();
                 o.remove("sid");
                 o.remove("sub");
-                c
             }),
         ),
         (
             "without jti",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 c.as_object_mut().unwrap().remove("jti");
-                c
             }),
         ),
         (
             "from an issuer we do not know",
-            trusted.sign(&{
-                let mut c = logout_claims(&fake, "s1");
+            changed(|c| {
                 c["iss"] = json!("https://evil.example");
-                c
             }),
         ),
         ("not a JWT", "garbage".to_owned()),
