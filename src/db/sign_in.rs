@@ -30,6 +30,29 @@ pub struct SignedIn {
     pub linked_by_email: bool,
 }
 
+/// The account a first sign-in links to by email (`linked`): the one account with this email
+/// verified, when linking is on (`$by_email`), the email is verified (`$4`) and given (`$3`).
+/// One text for the sign-in statement and for `disabled_account`, so both decide alike.
+macro_rules! linked {
+    ($by_email:literal) => {
+        concat!(
+            "SELECT CASE WHEN count(DISTINCT user_id) = 1 THEN (array_agg(user_id))[1] END AS user_id \
+             FROM identities WHERE ",
+            $by_email,
+            " AND $4 AND $3 IS NOT NULL AND lower(email) = lower($3) AND email_verified"
+        )
+    };
+}
+
+/// The disabled account this sign-in would reach: the identity's (`$1`, `$2`) if it has one,
+/// else the one it links to (`linked`).
+macro_rules! blocked {
+    () => {
+        "SELECT acct.id FROM users acct WHERE acct.disabled_at IS NOT NULL AND acct.id = COALESCE( \
+           (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2), (SELECT user_id FROM linked))"
+    };
+}
+
 /// What a sign-in statement did.
 #[derive(Debug)]
 pub enum SignInOutcome {
@@ -73,20 +96,17 @@ pub fn sign_in(
     device: &Device,
     state: Option<&str>,
 ) -> QueryResult<SignInOutcome> {
-    let opened: Option<SignedIn> = diesel::sql_query(
+    let opened: Option<SignedIn> = diesel::sql_query(concat!(
         "WITH first_use AS ( \
            INSERT INTO consumed_login_states (state_hash) SELECT $11 WHERE $11 IS NOT NULL \
            ON CONFLICT DO NOTHING RETURNING 1 \
          ), fresh AS ( \
            SELECT 1 WHERE $11 IS NULL OR EXISTS (SELECT 1 FROM first_use) \
-         ), linked AS ( \
-           SELECT CASE WHEN count(DISTINCT user_id) = 1 THEN (array_agg(user_id))[1] END AS user_id \
-           FROM identities \
-           WHERE $14 AND $4 AND $3 IS NOT NULL AND lower(email) = lower($3) AND email_verified \
-         ), blocked AS ( \
-           SELECT acct.id FROM users acct WHERE acct.disabled_at IS NOT NULL AND acct.id = COALESCE( \
-             (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2), (SELECT user_id FROM linked)) \
-         ), refused AS ( \
+         ), linked AS (",
+        linked!("$14"),
+        "), blocked AS (",
+        blocked!(),
+        "), refused AS ( \
            INSERT INTO audit_events (kind, user_id, provider, ip, user_agent, detail) \
            SELECT 'sign_in_refused', blocked.id, $15, $10, $9, 'account disabled' FROM blocked, fresh \
          ), go AS ( \
@@ -130,7 +150,7 @@ pub fn sign_in(
          SELECT u.*, s.id AS session_id, i.id AS identity_id, i.inserted AS new_identity, \
            (i.inserted AND i.user_id <> $13) AS linked_by_email \
          FROM u, s, i",
-    )
+    ))
     .bind::<Text, _>(&identity.issuer)
     .bind::<Text, _>(&identity.subject)
     .bind::<Nullable<Text>, _>(identity.email.as_deref())
@@ -167,18 +187,13 @@ fn disabled_account(conn: &mut PgConnection, identity: &NewIdentity, linking: Li
         #[diesel(sql_type = SqlUuid)]
         id: Uuid,
     }
-    let found: Option<Account> = diesel::sql_query(
-        "SELECT acct.id FROM users acct WHERE acct.disabled_at IS NOT NULL AND acct.id = COALESCE( \
-           (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2), \
-           (SELECT CASE WHEN count(DISTINCT user_id) = 1 THEN (array_agg(user_id))[1] END FROM identities \
-            WHERE $5 AND $4 AND $3 IS NOT NULL AND lower(email) = lower($3) AND email_verified))",
-    )
-    .bind::<Text, _>(&identity.issuer)
-    .bind::<Text, _>(&identity.subject)
-    .bind::<Nullable<Text>, _>(identity.email.as_deref())
-    .bind::<Bool, _>(identity.email_verified)
-    .bind::<Bool, _>(linking.by_email)
-    .get_result(conn)
-    .optional()?;
+    let found: Option<Account> = diesel::sql_query(concat!("WITH linked AS (", linked!("$5"), ") ", blocked!()))
+        .bind::<Text, _>(&identity.issuer)
+        .bind::<Text, _>(&identity.subject)
+        .bind::<Nullable<Text>, _>(identity.email.as_deref())
+        .bind::<Bool, _>(identity.email_verified)
+        .bind::<Bool, _>(linking.by_email)
+        .get_result(conn)
+        .optional()?;
     Ok(found.map(|a| a.id))
 }

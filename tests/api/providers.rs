@@ -252,6 +252,18 @@ async fn a_first_sign_in_links_by_verified_email_only_where_the_provider_allows_
     h.login_with("corp", &twice).await;
     let third = account_of(&h).await;
     assert!(third != account_of(&g1).await && third != account_of(&g2).await, "ambiguous: a new account");
+
+    // A first sign-in whose email would link it to a disabled account is refused, not given a
+    // new account of its own.
+    let locked = email_login("locked");
+    let owner = app.browser();
+    owner.login_with("google", &locked).await;
+    let env = crate::cli::base_env(app.database_url.clone());
+    assert_eq!(crate::cli::doorman(&["users", "disable", &account_of(&owner).await], &env).status.code(), Some(0));
+    let rows = || app.count("SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM identities) AS n");
+    let before = rows();
+    assert_eq!(app.browser().login_with("corp", &locked).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(rows(), before, "no account opened, no identity attached to the disabled one");
 }
 
 #[tokio::test]
