@@ -27,7 +27,7 @@ pub struct Limits {
 }
 
 /// What one sweep deleted, and how long it took.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Swept {
     pub sessions: usize,
     pub audit_events: usize,
@@ -64,28 +64,31 @@ fn sweep_locked(conn: &mut PgConnection, limits: Limits) -> QueryResult<Swept> {
     let (sessions, audit, states) = (before(limits.sessions), before(limits.audit), before(limits.login_states));
     // Every batch walks an index in order, so it stops after its rows instead of scanning the
     // table for the last few (seen at a million sessions: a LIMIT alone chose sequential scans).
-    let mut swept = Swept {
-        // A revoked session's provider data goes with its revocation; an expired one's here,
-        // for sessions that expired since about the last sweeps (older ones went then, or go
-        // with their session).
-        provider_sessions: in_batches(
-            conn,
-            "DELETE FROM provider_sessions WHERE session_id IN (SELECT t.id FROM issued_tokens t \
-             JOIN provider_sessions p ON p.session_id = t.id \
-             WHERE t.expires_at < $1 AND t.expires_at > $1 - interval '2 days' ORDER BY t.expires_at LIMIT $2)",
-            Utc::now(),
-        )?,
-        sessions: older_than(conn, ("issued_tokens", "id", "revoked_at"), sessions)?,
-        ..Swept::default()
-    };
-    swept.sessions += older_than(conn, ("issued_tokens", "id", "expires_at"), sessions)?;
-    swept.audit_events = older_than(conn, ("audit_events", "id", "at"), audit)?;
-    swept.login_states = older_than(conn, ("consumed_login_states", "state_hash", "consumed_at"), states)?;
+    // A revoked session's provider data goes with its revocation; an expired one's here, for
+    // sessions that expired since about the last sweeps (older ones went then, or go with their
+    // session).
+    let provider_sessions = in_batches(
+        conn,
+        "DELETE FROM provider_sessions WHERE session_id IN (SELECT t.id FROM issued_tokens t \
+         JOIN provider_sessions p ON p.session_id = t.id \
+         WHERE t.expires_at < $1 AND t.expires_at > $1 - interval '2 days' ORDER BY t.expires_at LIMIT $2)",
+        Utc::now(),
+    )?;
+    let revoked = older_than(conn, ("issued_tokens", "id", "revoked_at"), sessions)?;
+    let expired = older_than(conn, ("issued_tokens", "id", "expires_at"), sessions)?;
+    let audit_events = older_than(conn, ("audit_events", "id", "at"), audit)?;
+    let login_states = older_than(conn, ("consumed_login_states", "state_hash", "consumed_at"), states)?;
     // A logout token is refused as stale long before a day.
     let day_ago = Utc::now() - chrono::TimeDelta::days(1);
-    swept.logout_tokens = older_than(conn, ("consumed_logout_tokens", "jti_hash", "consumed_at"), day_ago)?;
-    swept.millis = started.elapsed().as_millis();
-    Ok(swept)
+    let logout_tokens = older_than(conn, ("consumed_logout_tokens", "jti_hash", "consumed_at"), day_ago)?;
+    Ok(Swept {
+        sessions: revoked + expired,
+        audit_events,
+        login_states,
+        provider_sessions,
+        logout_tokens,
+        millis: started.elapsed().as_millis(),
+    })
 }
 
 /// Deletes the rows of `table` (with primary key `key`) whose `column` is before `cutoff`, in
