@@ -216,11 +216,7 @@ fn end_live(conn: &mut PgConnection, which: Which<'_>, ending: &Ending<'_>) -> Q
         .iter()
         .map(|(sid, user_id, provider)| {
             let event = audit::Event::new(ending.kind).user(*user_id).session(*sid).provider(provider);
-            let event = event.detail(ending.reason);
-            match ending.device {
-                Some(device) => event.device(device),
-                None => event,
-            }
+            audit::Event { device: ending.device, ..event.detail(ending.reason) }
         })
         .collect();
     audit::record(conn, &events)?;

@@ -53,21 +53,9 @@ fn bad_usage_and_bad_configuration_exit_with_2() {
 
 #[test]
 fn keys_generate_writes_a_private_key_the_server_accepts() {
-    let out = std::env::temp_dir().join(format!("doorman-key-{}.pem", uuid::Uuid::new_v4().simple()));
+    let (out, kid, jwk) = generated_key("ed25519");
     let path = out.to_str().unwrap();
-    let generated = doorman(&["keys", "generate", "--alg", "ed25519", "--out", path], &[]);
-    assert_eq!(generated.status.code(), Some(0), "{}", text(&generated.stderr));
-    let stdout = text(&generated.stdout);
-    let kid = stdout.lines().find_map(|l| l.strip_prefix("kid: ")).expect("prints the kid").to_owned();
-    let jwk: serde_json::Value =
-        serde_json::from_str(stdout.lines().find_map(|l| l.strip_prefix("public JWK: ")).unwrap()).unwrap();
-    assert_eq!(
-        (jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["kid"].as_str()),
-        (Some("OKP"), Some("Ed25519"), Some(kid.as_str()))
-    );
-    assert!(jwk.get("d").is_none(), "only the public part is printed");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
     let again = doorman(&["keys", "generate", "--out", path], &[]);
     assert_eq!(again.status.code(), Some(1), "never overwrites");
     let small = doorman(&["keys", "generate", "--alg", "rs256", "--bits", "1024", "--out", "/tmp/never.pem"], &[]);
@@ -76,6 +64,23 @@ fn keys_generate_writes_a_private_key_the_server_accepts() {
 
     the_server_loads(path, &kid);
     let _ = std::fs::remove_file(PathBuf::from(path));
+}
+
+/// `keys generate --alg ALG` into a new file: the file (mode 0600), the printed kid, and the
+/// printed public JWK (which names that kid and has no private part).
+fn generated_key(alg: &str) -> (PathBuf, String, serde_json::Value) {
+    let out = std::env::temp_dir().join(format!("doorman-{alg}-{}.pem", uuid::Uuid::new_v4().simple()));
+    let generated = doorman(&["keys", "generate", "--alg", alg, "--out", out.to_str().unwrap()], &[]);
+    assert_eq!(generated.status.code(), Some(0), "{}", text(&generated.stderr));
+    let stdout = text(&generated.stdout);
+    let kid = stdout.lines().find_map(|l| l.strip_prefix("kid: ")).expect("prints the kid").to_owned();
+    let jwk: serde_json::Value =
+        serde_json::from_str(stdout.lines().find_map(|l| l.strip_prefix("public JWK: ")).unwrap()).unwrap();
+    assert_eq!(jwk["kid"].as_str(), Some(kid.as_str()));
+    assert!(jwk.get("d").is_none(), "only the public part is printed");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    (out, kid, jwk)
 }
 
 /// `check` loads the key file as the server would and names its kid.
@@ -94,20 +99,12 @@ fn the_server_loads(key_file: &str, kid: &str) {
 
 #[test]
 fn keys_generate_writes_an_rsa_key_the_server_accepts() {
-    let out = std::env::temp_dir().join(format!("doorman-rsa-{}.pem", uuid::Uuid::new_v4().simple()));
-    let path = out.to_str().unwrap();
-    let generated = doorman(&["keys", "generate", "--alg", "rs256", "--out", path], &[]);
-    assert_eq!(generated.status.code(), Some(0), "{}", text(&generated.stderr));
-    let stdout = text(&generated.stdout);
-    let jwk: serde_json::Value =
-        serde_json::from_str(stdout.lines().find_map(|l| l.strip_prefix("public JWK: ")).unwrap()).unwrap();
+    let (out, kid, jwk) = generated_key("rs256");
     assert_eq!((jwk["kty"].as_str(), jwk["alg"].as_str()), (Some("RSA"), Some("RS256")));
     let modulus = jwk["n"].as_str().unwrap();
     assert_eq!(modulus.len(), 342, "2048 bits of modulus in base64url");
-    assert!(jwk.get("d").is_none() && jwk.get("p").is_none(), "only the public part is printed");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
-    the_server_loads(path, jwk["kid"].as_str().unwrap());
+    assert!(jwk.get("p").is_none(), "only the public part is printed");
+    the_server_loads(out.to_str().unwrap(), &kid);
     let _ = std::fs::remove_file(out);
 }
 
