@@ -1,59 +1,94 @@
-//! Logging into a buffer that a background thread writes to stderr every 100 ms: a request
-//! log line per request must not cost a write syscall on the request path, and request workers
-//! never do the file I/O themselves. A worker that fills the buffer wakes the writer early; only
+//! Logging into per-thread buffers that a background thread writes to stderr every 100 ms: a
+//! request log line per request must not cost a write syscall on the request path, request
+//! workers never do the file I/O themselves, and two workers never write to the same memory (one
+//! shared buffer behind one mutex made its lock and its tail bounce between the cores on every
+//! request: README.md, Benchmarks). A worker that fills its buffer wakes the writer early; only
 //! when the writer cannot keep up (stderr blocked) does a worker write, so memory stays bounded.
-//! At most the last 100 ms of lines can be lost if the process is killed hard; a normal
-//! shutdown and a panic flush.
+//! Lines of one thread keep their order; lines of different threads written in the same 100 ms
+//! may interleave out of order (each carries its timestamp). At most the last 100 ms of lines
+//! can be lost if the process is killed hard; a normal shutdown and a panic flush.
 
 use std::io::{self, Write};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Past this size the writer thread is woken at once.
-const HIGH_WATER: usize = 256 * 1024;
-/// Past this size the worker that appends writes the buffer out itself.
-const HARD_LIMIT: usize = 4 * HIGH_WATER;
+const HIGH_WATER: usize = 64 * 1024;
+/// Past this size the thread that appends writes its buffer out itself.
+const HARD_LIMIT: usize = 16 * HIGH_WATER;
 
-static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+type Buffer = Arc<Mutex<Vec<u8>>>;
+
+/// Every thread's buffer; the writer drops those whose thread has ended once they are empty.
+static BUFFERS: Mutex<Vec<Buffer>> = Mutex::new(Vec::new());
 static WRITER: OnceLock<Thread> = OnceLock::new();
 
-fn buffer() -> MutexGuard<'static, Vec<u8>> {
-    BUFFER.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+thread_local! {
+    static MINE: Buffer = {
+        let mine = Arc::new(Mutex::new(Vec::new()));
+        lock(&BUFFERS).push(mine.clone());
+        mine
+    };
 }
 
-/// Writes out whatever is buffered.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes out whatever every thread has buffered.
 pub fn flush() {
     write_out(&mut Vec::new());
 }
 
-/// Swaps the buffer with `spare` (so the two allocations take turns and never regrow), then
-/// writes what was buffered.
+/// Swaps each buffer with `spare` (so allocations take turns instead of regrowing), then writes
+/// what was buffered, one thread's lines after another's.
 fn write_out(spare: &mut Vec<u8>) {
-    spare.clear();
-    std::mem::swap(&mut *buffer(), spare);
-    if !spare.is_empty() {
-        let _ = io::stderr().lock().write_all(spare);
+    write_out_to(&mut io::stderr().lock(), spare);
+}
+
+fn write_out_to(out: &mut impl Write, spare: &mut Vec<u8>) {
+    let buffers: Vec<Buffer> = {
+        let mut all = lock(&BUFFERS);
+        // Only the registry holds it: its thread has ended; keep it for this last write.
+        let (ended, live): (Vec<Buffer>, Vec<Buffer>) = all.drain(..).partition(|b| Arc::strong_count(b) == 1);
+        *all = live;
+        all.iter().cloned().chain(ended).collect()
+    };
+    for buffer in buffers {
+        spare.clear();
+        std::mem::swap(&mut *lock(&buffer), spare);
+        if !spare.is_empty() {
+            let _ = out.write_all(spare);
+        }
     }
 }
 
-/// Adds whole lines to the buffer (env_logger's records, and the request log's lines, which
-/// are formatted without it).
+/// Adds whole lines to this thread's buffer (env_logger's records, and the request log's lines,
+/// which are formatted without it).
 pub fn append(bytes: &[u8]) {
-    let len = {
-        let mut buf = buffer();
-        buf.extend_from_slice(bytes);
-        buf.len()
-    };
-    match WRITER.get() {
-        Some(writer) if len < HARD_LIMIT => {
+    match (buffered(bytes), WRITER.get()) {
+        (Ok(len), Some(writer)) if len < HARD_LIMIT => {
             if len >= HIGH_WATER {
                 writer.unpark();
             }
         }
-        _ => flush(),
+        (Ok(_), _) => flush(),
+        // This thread is ending and its buffer is gone: write the lines as they are.
+        (Err(_), _) => {
+            let _ = io::stderr().lock().write_all(bytes);
+        }
     }
+}
+
+/// Adds to this thread's buffer and says how full it is now; `Err` when the thread is ending.
+fn buffered(bytes: &[u8]) -> Result<usize, std::thread::AccessError> {
+    MINE.try_with(|mine| {
+        let mut buf = lock(mine);
+        buf.extend_from_slice(bytes);
+        buf.len()
+    })
 }
 
 struct Batched;
@@ -72,7 +107,6 @@ impl Write for Batched {
 
 /// Installs the logger (RUST_LOG, default `info`) and starts the writer thread.
 pub fn init() {
-    buffer().reserve(HIGH_WATER);
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .target(env_logger::Target::Pipe(Box::new(Batched)))
         // Our lines are single lines; indenting continuation lines costs a scan of every byte.
@@ -99,4 +133,37 @@ pub fn init() {
             default(info);
         })
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_threads_lines_are_written_and_an_ended_threads_buffer_is_dropped() {
+        let line = |n: u32| format!("test line {n} {:?}\n", std::thread::current().id());
+        // `buffered`, not `append`: without the writer thread (not started in tests) `append`
+        // writes at once.
+        let ended = std::thread::spawn(move || {
+            buffered(line(1).as_bytes()).unwrap();
+            line(1)
+        })
+        .join()
+        .unwrap();
+        buffered(line(2).as_bytes()).unwrap();
+        buffered(line(3).as_bytes()).unwrap();
+        let registered = lock(&BUFFERS).len();
+
+        let mut out = Vec::new();
+        write_out_to(&mut out, &mut Vec::new());
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains(&ended), "{out}");
+        let (two, three) = (out.find(&line(2)).expect("line 2"), out.find(&line(3)).expect("line 3"));
+        assert!(two < three, "one thread's lines keep their order: {out}");
+        assert!(lock(&BUFFERS).len() < registered, "the ended thread's buffer is dropped");
+
+        let mut again = Vec::new();
+        write_out_to(&mut again, &mut Vec::new());
+        assert!(!String::from_utf8(again).unwrap().contains("test line"), "each line is written once");
+    }
 }

@@ -16,9 +16,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
@@ -32,9 +33,15 @@ const OVERLAP: Duration = Duration::from_secs(60);
 /// with the default 5-second interval): a database restart or a failover usually fits in that.
 pub const STALE_AFTER_POLLS: u32 = 6;
 
+type Ended = HashMap<Uuid, DateTime<Utc>>;
+
 /// The sessions ended lately, as this instance knows them.
 pub struct RevokedSessions {
-    ended: RwLock<HashMap<Uuid, DateTime<Utc>>>,
+    /// Read on every guarded request, replaced whole on a change: a read writes no memory that
+    /// another worker reads (an RwLock's reader count did, and its cache line bounced between
+    /// the cores on every request: README.md, Benchmarks). A change copies the set; changes come
+    /// at most once per poll and per local revocation.
+    ended: ArcSwap<Ended>,
     /// Where the next poll starts (the database's clock at the last one, minus `OVERLAP`).
     since: RwLock<Option<DateTime<Utc>>>,
     /// Milliseconds after `epoch` of the last successful poll.
@@ -50,7 +57,7 @@ impl RevokedSessions {
     /// plus leeway).
     pub fn new(token_life: Duration, poll_every: Duration) -> Self {
         RevokedSessions {
-            ended: RwLock::new(HashMap::new()),
+            ended: ArcSwap::from_pointee(HashMap::new()),
             since: RwLock::new(None),
             last_success: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -62,7 +69,7 @@ impl RevokedSessions {
 
     /// True when access tokens of `sid` must be refused.
     pub fn is_revoked(&self, sid: &Uuid) -> bool {
-        self.ended.read().map(|ended| ended.contains_key(sid)).unwrap_or(true)
+        self.ended.load().contains_key(sid)
     }
 
     /// True when too long has passed since the last successful poll to trust the set.
@@ -73,10 +80,13 @@ impl RevokedSessions {
 
     /// Ended on this instance: refused here at once, before the next poll.
     pub fn add(&self, sids: impl IntoIterator<Item = Uuid>) {
-        if let Ok(mut ended) = self.ended.write() {
-            let now = Utc::now();
-            ended.extend(sids.into_iter().map(|sid| (sid, now)));
-        }
+        let now = Utc::now();
+        let sids: Vec<Uuid> = sids.into_iter().collect();
+        self.ended.rcu(|ended| {
+            let mut ended = Ended::clone(ended);
+            ended.extend(sids.iter().map(|sid| (*sid, now)));
+            ended
+        });
     }
 
     /// Asks PostgreSQL for the sessions ended since the last poll and forgets those whose
@@ -94,10 +104,14 @@ impl RevokedSessions {
         })
         .await?;
         let found = rows.len();
-        if let Ok(mut ended) = self.ended.write() {
-            ended.extend(rows);
-            let horizon = Utc::now() - keep;
-            ended.retain(|_, at| *at > horizon);
+        let horizon = Utc::now() - keep;
+        let expired = self.ended.load().values().any(|at| *at <= horizon);
+        if !rows.is_empty() || expired {
+            self.ended.rcu(|ended| {
+                let mut ended: Ended = ended.iter().filter(|(_, at)| **at > horizon).map(|(k, v)| (*k, *v)).collect();
+                ended.extend(rows.iter().copied());
+                Arc::new(ended)
+            });
         }
         if let Ok(mut next) = self.since.write() {
             *next = Some(db_now - overlap);
@@ -108,7 +122,7 @@ impl RevokedSessions {
 
     /// How many sessions are in the set.
     pub fn len(&self) -> usize {
-        self.ended.read().map(|e| e.len()).unwrap_or(0)
+        self.ended.load().len()
     }
 
     pub fn is_empty(&self) -> bool {

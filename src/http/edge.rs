@@ -8,24 +8,34 @@
 //! request (README.md, Benchmarks). Each step lives with its concern; this only puts them in
 //! order.
 
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
-use std::sync::Arc;
-
-use super::{access_log, client_ip, cookie_updates, limits, negotiate, request_id, security_headers};
+use super::security_headers::{self, ForProxy};
+use super::{access_log, client_ip, cookie_updates, limits, negotiate, request_id};
 use crate::config::TrustedProxies;
 use crate::metrics::Metrics;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
+/// What the edge needs besides the request. Each worker holds its own in an `Rc`, so handing it
+/// to a request bumps a count only that worker touches (cloning the `Arc`s themselves would write
+/// their shared counts from both cores on every request).
+pub struct Edge {
+    pub trusted: TrustedProxies,
+    pub metrics: Arc<Metrics>,
+}
+
 pub async fn edge(
-    trusted: TrustedProxies,
-    metrics: Arc<Metrics>,
+    parts: Rc<Edge>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
-    let started = Instant::now();
+    // The clock is read only for what uses it: the request log and the metrics.
+    let logged = access_log::enabled();
+    let started = (logged || parts.metrics.is_enabled()).then(Instant::now);
     let id = request_id::for_request(&req);
     let json = negotiate::wants_json(req.request());
 
@@ -38,14 +48,18 @@ pub async fn edge(
         None => response,
     };
     cookie_updates::apply(&mut response)?;
+    let for_proxy = response.status().is_success() && response.response().extensions().contains::<ForProxy>();
     let headers = response.headers_mut();
-    security_headers::add(headers);
+    security_headers::add(headers, for_proxy);
     headers.insert(request_id::HEADER, id.clone());
 
-    metrics.request(response.status().as_u16(), started.elapsed().as_secs_f64());
-    if access_log::enabled() {
-        let client = client_ip::for_log(response.request(), &trusted);
-        access_log::write(&response, &id, client, started.elapsed());
+    if let Some(started) = started {
+        let took = started.elapsed();
+        parts.metrics.request(response.status().as_u16(), took.as_secs_f64());
+        if logged {
+            let client = client_ip::for_log(response.request(), &parts.trusted);
+            access_log::write(&response, &id, client, took);
+        }
     }
     Ok(response)
 }

@@ -17,6 +17,6 @@ mod security_headers;
 
 pub use client_ip::client_ip;
 pub use device::{device, user_agent};
-pub use edge::edge;
+pub use edge::{edge, Edge};
 pub use same_origin::SameOrigin;
-pub use security_headers::page_policy_with_form_targets;
+pub use security_headers::{page_policy_with_form_targets, ForProxy};

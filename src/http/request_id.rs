@@ -19,15 +19,16 @@ pub fn for_request(req: &ServiceRequest) -> HeaderValue {
     }
 }
 
-/// A random per-process prefix and a counter, 32 hex digits: unique across instances and
-/// restarts without a random-number syscall or a formatting pass per request.
+/// A random per-thread prefix and a per-thread counter, 32 hex digits: unique across threads,
+/// instances and restarts without a random-number syscall or a formatting pass per request, and
+/// without one counter that every worker writes (its cache line would bounce between the cores
+/// on every request).
 fn next_id() -> HeaderValue {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
-    let id = (u128::from(prefix) << 64) | u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    use std::cell::Cell;
+    thread_local! {
+        static NEXT: Cell<u128> = Cell::new(u128::from(uuid::Uuid::new_v4().as_u64_pair().0) << 64);
+    }
+    let id = NEXT.with(|next| next.replace(next.get().wrapping_add(1)));
     let mut hex = [0u8; 32];
     for (i, digit) in hex.iter_mut().enumerate() {
         *digit = b"0123456789abcdef"[((id >> (124 - 4 * i)) & 0xf) as usize];
@@ -49,7 +50,9 @@ mod tests {
             assert_eq!(id.len(), 32);
             assert!(id.as_bytes().iter().all(u8::is_ascii_hexdigit));
         }
-        assert_eq!(a.as_bytes()[..16], b.as_bytes()[..16], "one prefix per process");
+        assert_eq!(a.as_bytes()[..16], b.as_bytes()[..16], "one prefix per thread");
+        let elsewhere = std::thread::spawn(|| for_request(&TestRequest::default().to_srv_request())).join().unwrap();
+        assert_ne!(elsewhere.as_bytes()[..16], a.as_bytes()[..16], "another thread, another prefix");
     }
 
     #[test]

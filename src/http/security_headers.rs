@@ -41,9 +41,19 @@ fn is_origin(origin: &str) -> bool {
     url::Url::parse(origin).is_ok_and(|u| u.origin().ascii_serialization() == origin)
 }
 
-pub fn add(headers: &mut HeaderMap) {
+/// Marks a gateway's 2xx answer: nginx, Caddy and Traefik keep its headers from the browser
+/// (they copy only the identity headers into the upstream request), so only `no-store` is
+/// added; the browser headers would be a hundred bytes per guarded request for nobody.
+#[derive(Clone, Copy)]
+pub struct ForProxy;
+
+pub fn add(headers: &mut HeaderMap, for_proxy: bool) {
     let html = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    let set: &[(HeaderName, HeaderValue)] = if html { &PAGE } else { &OTHER };
+    let set: &[(HeaderName, HeaderValue)] = match (html, for_proxy) {
+        (false, true) => &OTHER[..1],
+        (true, _) => &PAGE,
+        (false, false) => &OTHER,
+    };
     for (name, value) in set {
         if !headers.contains_key(name) {
             headers.insert(name.clone(), value.clone());
@@ -71,7 +81,7 @@ mod tests {
         if let Some(t) = content_type {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(t));
         }
-        add(&mut headers);
+        add(&mut headers, false);
         headers
     }
 
@@ -97,11 +107,23 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_for_a_proxy_gets_no_store_only_and_a_page_always_the_full_set() {
+        let mut headers = HeaderMap::new();
+        add(&mut headers, true);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+        let mut page = HeaderMap::new();
+        page.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        add(&mut page, true);
+        assert_eq!(page.get(header::CONTENT_SECURITY_POLICY).unwrap(), PAGE_POLICY);
+    }
+
+    #[test]
     fn a_handlers_own_header_wins() {
         let mut headers = HeaderMap::new();
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-        add(&mut headers);
+        add(&mut headers, false);
         assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "same-origin");
         assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "public, max-age=300");
     }

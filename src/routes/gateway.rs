@@ -11,6 +11,7 @@ use url::Url;
 use crate::auth::rules::Rules;
 use crate::auth::{authenticate, AuthenticatedUser, Found, MaybeUser};
 use crate::error::AppError;
+use crate::http::ForProxy;
 use crate::metrics::VerifyOutcome;
 use crate::state::AppState;
 
@@ -45,14 +46,16 @@ fn identity(
         response.insert_header(("X-Auth-Request-Email", email.as_str()));
     }
     let host = protected_host(req).unwrap_or(&state.settings.site.public_origin);
-    match state.tokens.issue_upstream(user.id, user.sid, &user.profile(), host) {
+    match state.tokens.issue_upstream(user.id, user.sid, || user.profile(), host) {
         Some(Ok(jwt)) => {
             response.insert_header(("X-Auth-Request-Jwt", jwt));
         }
         Some(Err(e)) => log::error!("cannot sign the upstream JWT: {e}"),
         None => {}
     }
-    response.finish()
+    let mut answer = response.finish();
+    answer.extensions_mut().insert(ForProxy);
+    answer
 }
 
 /// `GET /auth/verify[?allowed_emails&allowed_domains]`: 204 with the user in headers, 403 when
@@ -69,12 +72,8 @@ fn identity(
         (status = 503, response = super::openapi::Unavailable),
     ),
 )]
-pub async fn verify(
-    req: HttpRequest,
-    MaybeUser(user): MaybeUser,
-    rules: web::Query<Rules>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
+pub async fn verify(req: HttpRequest, MaybeUser(user): MaybeUser, rules: web::Query<Rules>) -> Result<HttpResponse, AppError> {
+    let state = super::state(&req)?;
     let metrics = &state.metrics;
     match user {
         Some(user) if !rules.allow(&user) => {
@@ -83,7 +82,7 @@ pub async fn verify(
         }
         Some(user) => {
             metrics.verify(VerifyOutcome::Allowed);
-            Ok(identity(HttpResponse::NoContent(), &req, &state, &user))
+            Ok(identity(HttpResponse::NoContent(), &req, state, &user))
         }
         None => {
             metrics.verify(VerifyOutcome::Unauthenticated);
@@ -127,29 +126,25 @@ fn is_browser(req: &HttpRequest) -> bool {
         (status = 503, response = super::openapi::Unavailable),
     ),
 )]
-pub async fn forward(
-    req: HttpRequest,
-    rules: web::Query<Rules>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let original = original_url(&req);
-    let (outcome, answer) = match authenticate(&req, &state).await? {
+pub async fn forward(req: HttpRequest, rules: web::Query<Rules>) -> Result<HttpResponse, AppError> {
+    let state = super::state(&req)?;
+    let (outcome, answer) = match authenticate(&req, state).await? {
         Found::Valid(user) | Found::Renewed(user) if !rules.allow(&user) => {
             (VerifyOutcome::Forbidden, Err(not_allowed(&user)))
         }
-        Found::Renewed(_) if is_browser(&req) && original.is_some() => {
-            let again = original.map(String::from).unwrap_or_default();
+        Found::Renewed(_) if is_browser(&req) && original_url(&req).is_some() => {
+            let again = original_url(&req).map(String::from).unwrap_or_default();
             (
                 VerifyOutcome::Renewed,
                 Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, again)).finish()),
             )
         }
         Found::Valid(user) | Found::Renewed(user) => {
-            (VerifyOutcome::Allowed, Ok(identity(HttpResponse::Ok(), &req, &state, &user)))
+            (VerifyOutcome::Allowed, Ok(identity(HttpResponse::Ok(), &req, state, &user)))
         }
         Found::Nobody if is_browser(&req) => {
             let mut login = format!("{}/login", state.settings.site.public_origin);
-            if let Some(url) = original {
+            if let Some(url) = original_url(&req) {
                 login.push_str("?next=");
                 login.extend(url::form_urlencoded::byte_serialize(url.as_str().as_bytes()));
             }

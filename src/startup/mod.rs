@@ -4,6 +4,7 @@
 mod tasks;
 
 use std::net::TcpListener;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_cors::Cors;
@@ -16,7 +17,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::error::chain;
 use crate::http::bad_input::{bad_json, bad_query};
-use crate::http::edge;
+use crate::http::{edge, Edge};
 use crate::http::rate_limit::RateLimit;
 use crate::login_cookie::LoginCookieConfig;
 use crate::metrics::Metrics;
@@ -149,6 +150,7 @@ fn server(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, S
     limit.spawn_pruning();
     let document = web::Data::new(routes::ApiDocument::new(settings.cookies));
     let server = HttpServer::new(move || {
+        let parts = Rc::new(Edge { trusted: trusted.clone(), metrics: metrics.clone() });
         App::new()
             .app_data(state.clone())
             .app_data(document.clone())
@@ -159,10 +161,7 @@ fn server(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, S
             // Without allowed origins there is nothing for CORS to answer; browsers refuse
             // cross-origin reads of responses that carry no CORS headers.
             .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
-            .wrap(from_fn({
-                let (trusted, metrics) = (trusted.clone(), metrics.clone());
-                move |req, next| edge(trusted.clone(), metrics.clone(), req, next)
-            }))
+            .wrap(from_fn(move |req, next| edge(parts.clone(), req, next)))
     })
     .listen(listener)
     .map_err(|e| StartupError(format!("cannot serve: {e}")))?

@@ -28,7 +28,7 @@ impl TokenKeys {
         &self,
         user_id: Uuid,
         sid: Option<Uuid>,
-        profile: &Profile,
+        profile: impl FnOnce() -> Profile,
         host: &str,
     ) -> Option<Result<String, SignError>> {
         self.jwks()?;
@@ -42,13 +42,14 @@ impl TokenKeys {
         }
         // The access token's claims, for another audience and of another type (refused as an
         // access token); no picture, which the app has no use for.
+        let Profile { email, name, idp, email_verified, .. } = profile();
         let claims = AccessClaims {
             sub: user_id,
-            email: profile.email.clone(),
-            email_verified: profile.email_verified,
-            name: profile.name.clone(),
+            email,
+            email_verified,
+            name,
             picture: None,
-            idp: profile.idp.clone(),
+            idp,
             sid,
             iss: self.parties.issuer.clone(),
             aud: host.to_owned(),

@@ -44,6 +44,7 @@ async fn forward_auth_sends_signed_out_browsers_to_the_login_and_back() {
     let browser = app.browser();
     let response = traefik(&browser, &app, "/auth/forward", HTML).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
     let login = location(&response).to_owned();
     assert_eq!(login, format!("{}/login?next=https%3A%2F%2Fapp1.example.test%2Fdash%3Fx%3D1", app.address));
     let api = traefik(&browser, &app, "/auth/forward", "application/json").send().await.unwrap();
@@ -59,6 +60,11 @@ async fn forward_auth_sends_signed_out_browsers_to_the_login_and_back() {
     assert_eq!(response.status(), StatusCode::OK);
     let user = response.headers()["x-auth-request-user"].to_str().unwrap().to_owned();
     assert!(response.headers()["x-auth-request-email"].to_str().unwrap().ends_with("@example.test"));
+    // The proxy keeps a 2xx answer's headers from the browser: not cached, and no browser
+    // headers (the 302 above, which the browser gets, has them).
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    assert!(response.headers().contains_key("x-request-id"));
+    assert!(!response.headers().contains_key(header::CONTENT_SECURITY_POLICY), "{:?}", response.headers());
     let jwt = response.headers()["x-auth-request-jwt"].to_str().unwrap().to_owned();
     let claims = upstream_claims(&app, &jwt, APP_HOST).await;
     assert_eq!(claims["sub"], user);
