@@ -101,23 +101,27 @@ impl IdTokenRules {
     ) -> Result<Identity, OidcError> {
         // The string openidconnect parsed the claims from: its signing input as received.
         let raw = id_token.to_string();
-        // A public-client verifier: the client secret is never accepted as an HMAC key.
-        let mut verifier =
-            CoreIdTokenVerifier::new_public_client(self.client_id.clone(), self.issuer.clone(), keys.jwks.clone())
-                .set_allowed_algs(keys.allowed_algs.iter().cloned())
-                // Issuer spellings are checked in `identity::verified`, against the documented list.
-                .require_issuer_match(false)
-                .set_time_fn(|| chrono::Utc::now() - CLOCK_SKEW);
         let rs256_allowed = keys.allowed_algs.contains(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
         let invalid = |problem| Err(OidcError::InvalidIdToken(problem));
-        match rs256::check(&raw, &keys.rsa) {
-            rs256::Check::NotRs256 => {}
+        let verified_here = match rs256::check(&raw, &keys.rsa) {
+            rs256::Check::NotRs256 => false,
             // openidconnect refuses the algorithm itself.
-            _ if !rs256_allowed => {}
-            // The signature is settled here; openidconnect checks the claims.
-            rs256::Check::Verified => verifier = verifier.insecure_disable_signature_check(),
+            _ if !rs256_allowed => false,
+            rs256::Check::Verified => true,
             rs256::Check::UnknownKey => return invalid(IdTokenProblem::UnknownKey),
             rs256::Check::BadSignature => return invalid(IdTokenProblem::BadSignature),
+        };
+        // The signature settled here, openidconnect checks the claims only and needs no copy of
+        // the keys (a copy of every published key per login otherwise).
+        let jwks = if verified_here { CoreJsonWebKeySet::new(Vec::new()) } else { keys.jwks.clone() };
+        // A public-client verifier: the client secret is never accepted as an HMAC key.
+        let mut verifier = CoreIdTokenVerifier::new_public_client(self.client_id.clone(), self.issuer.clone(), jwks)
+            .set_allowed_algs(keys.allowed_algs.iter().cloned())
+            // Issuer spellings are checked in `identity::verified`, against the documented list.
+            .require_issuer_match(false)
+            .set_time_fn(|| chrono::Utc::now() - CLOCK_SKEW);
+        if verified_here {
+            verifier = verifier.insecure_disable_signature_check();
         }
         let hosted_domain_from = self.google.then_some(raw.as_str());
         let mut identity = identity::verified(
@@ -141,4 +145,54 @@ pub(super) fn key_id(raw: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?;
     let header: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     header.get("kid")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey, Header};
+
+    const ISSUER: &str = "https://idp.example.test";
+    const CLIENT: &str = "doorman-test";
+
+    fn key(file: &str, alg: Algorithm, kid: &str) -> (EncodingKey, serde_json::Value) {
+        crate::tokens::install_crypto_backend();
+        let pem = std::fs::read(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let encoding = match alg {
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem).unwrap(),
+            _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
+        };
+        let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&encoding, alg).unwrap()).unwrap();
+        jwk["kid"] = serde_json::json!(kid);
+        (encoding, jwk)
+    }
+
+    fn id_token(encoding: &EncodingKey, alg: Algorithm, kid: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = serde_json::json!({"iss": ISSUER, "aud": CLIENT, "sub": format!("sub-{kid}"), "iat": now, "exp": now + 300});
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &claims, encoding).unwrap()
+    }
+
+    /// RS256 goes through ring, anything else through openidconnect with the published keys.
+    #[test]
+    fn tokens_of_either_path_verify_against_the_published_keys() {
+        let (rsa, rsa_jwk) = key("provider_key.pem", Algorithm::RS256, "r1");
+        let (ed, ed_jwk) = key("access_ed25519.pem", Algorithm::EdDSA, "e1");
+        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": [rsa_jwk, ed_jwk] })).unwrap();
+        let keys = SigningKeys::from_json(&jwks, &["RS256", "EdDSA"]).unwrap();
+        let rules =
+            IdTokenRules::new(IssuerUrl::new(ISSUER.to_owned()).unwrap(), false, ClientId::new(CLIENT.to_owned()));
+        for (encoding, alg, kid) in [(&rsa, Algorithm::RS256, "r1"), (&ed, Algorithm::EdDSA, "e1")] {
+            let token = id_token(encoding, alg, kid);
+            let identity = rules.verify_str(&keys, &token, None).unwrap_or_else(|e| panic!("{alg:?}: {e:?}"));
+            assert_eq!(identity.subject, format!("sub-{kid}"));
+            // The same token under a kid nobody published is refused on either path.
+            let (_, other) = key("access_ed25519.pem", Algorithm::EdDSA, "other");
+            let elsewhere = serde_json::to_vec(&serde_json::json!({ "keys": [other] })).unwrap();
+            let elsewhere = SigningKeys::from_json(&elsewhere, &["RS256", "EdDSA"]).unwrap();
+            assert!(rules.verify_str(&elsewhere, &token, None).is_err(), "{alg:?} without its key");
+        }
+    }
 }

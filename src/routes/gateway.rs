@@ -72,7 +72,11 @@ fn identity(
         (status = 503, response = super::openapi::Unavailable),
     ),
 )]
-pub async fn verify(req: HttpRequest, MaybeUser(user): MaybeUser, rules: web::Query<Rules>) -> Result<HttpResponse, AppError> {
+pub async fn verify(
+    req: HttpRequest,
+    MaybeUser(user): MaybeUser,
+    rules: web::Query<Rules>,
+) -> Result<HttpResponse, AppError> {
     let state = super::state(&req)?;
     let metrics = &state.metrics;
     match user {
