@@ -82,10 +82,12 @@ start_mock() {
 
 # start_app RUST_LOG LOG [PORT [METRICS_ADDR]]: starts $APP_BIN in $work/run on 127.0.0.1:PORT
 # ($app_port by default) with the environment as it is, waits for /readyz; sets app_pid.
+# With APP_PIN set (a CPU list), the app runs on those CPUs only (one worker per CPU).
 start_app() {
   local port=${3:-$app_port}
-  say "starting the app on 127.0.0.1:$port (RUST_LOG=$1${4:+, METRICS_BIND_ADDR=$4})"
-  (cd "$work/run" && exec env BIND_ADDR="127.0.0.1:$port" RUST_LOG="$1" ${4:+METRICS_BIND_ADDR="$4"} "$APP_BIN") >"$2" 2>&1 &
+  say "starting the app on 127.0.0.1:$port (RUST_LOG=$1${4:+, METRICS_BIND_ADDR=$4}${APP_PIN:+, CPU $APP_PIN})"
+  (cd "$work/run" && exec ${APP_PIN:+taskset -c "$APP_PIN"} env BIND_ADDR="127.0.0.1:$port" RUST_LOG="$1" \
+    ${4:+METRICS_BIND_ADDR="$4"} "$APP_BIN") >"$2" 2>&1 &
   app_pid=$!
   pids+=("$app_pid")
   wait_running "the app (log: $2)" "$app_pid" 30 curl -fsS "http://127.0.0.1:$port/readyz"

@@ -19,7 +19,16 @@ const HIGH_WATER: usize = 64 * 1024;
 /// Past this size the thread that appends writes its buffer out itself.
 const HARD_LIMIT: usize = 16 * HIGH_WATER;
 
-type Buffer = Arc<Mutex<Vec<u8>>>;
+/// A thread's lines and the writer's half of its double buffer: the two swap at every write,
+/// so each thread keeps two allocations that stop growing (one spare shared by every thread
+/// made a busy worker regrow from a quiet thread's small buffer after each write).
+#[derive(Default)]
+struct Slot {
+    lines: Mutex<Vec<u8>>,
+    writing: Mutex<Vec<u8>>,
+}
+
+type Buffer = Arc<Slot>;
 
 /// Every thread's buffer; the writer drops those whose thread has ended once they are empty.
 static BUFFERS: Mutex<Vec<Buffer>> = Mutex::new(Vec::new());
@@ -27,7 +36,7 @@ static WRITER: OnceLock<Thread> = OnceLock::new();
 
 thread_local! {
     static MINE: Buffer = {
-        let mine = Arc::new(Mutex::new(Vec::new()));
+        let mine = Buffer::default();
         lock(&BUFFERS).push(mine.clone());
         mine
     };
@@ -39,16 +48,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Writes out whatever every thread has buffered.
 pub fn flush() {
-    write_out(&mut Vec::new());
+    write_out_to(&mut io::stderr().lock());
 }
 
-/// Swaps each buffer with `spare` (so allocations take turns instead of regrowing), then writes
-/// what was buffered, one thread's lines after another's.
-fn write_out(spare: &mut Vec<u8>) {
-    write_out_to(&mut io::stderr().lock(), spare);
-}
-
-fn write_out_to(out: &mut impl Write, spare: &mut Vec<u8>) {
+/// Writes what every thread has buffered, one thread's lines after another's.
+fn write_out_to(out: &mut impl Write) {
     let buffers: Vec<Buffer> = {
         let mut all = lock(&BUFFERS);
         // Only the registry holds it: its thread has ended; keep it for this last write.
@@ -57,38 +61,55 @@ fn write_out_to(out: &mut impl Write, spare: &mut Vec<u8>) {
         all.iter().cloned().chain(ended).collect()
     };
     for buffer in buffers {
-        spare.clear();
-        std::mem::swap(&mut *lock(&buffer), spare);
-        if !spare.is_empty() {
-            let _ = out.write_all(spare);
+        let mut writing = lock(&buffer.writing);
+        writing.clear();
+        std::mem::swap(&mut *lock(&buffer.lines), &mut *writing);
+        if !writing.is_empty() {
+            let _ = out.write_all(&writing);
         }
     }
 }
 
-/// Adds whole lines to this thread's buffer (env_logger's records, and the request log's lines,
-/// which are formatted without it).
+/// Adds whole lines to this thread's buffer (env_logger's records).
 pub fn append(bytes: &[u8]) {
-    match (buffered(bytes), WRITER.get()) {
+    append_with(|buf| buf.extend_from_slice(bytes));
+}
+
+/// Lets `write` add to this thread's buffer and says how full it is now; `Err` when the thread
+/// is ending.
+fn buffered_with(write: impl FnOnce(&mut Vec<u8>)) -> Result<usize, std::thread::AccessError> {
+    MINE.try_with(|mine| {
+        let mut buf = lock(&mine.lines);
+        write(&mut buf);
+        buf.len()
+    })
+}
+
+/// Lets `write` add whole lines at the end of this thread's buffer (the request log writes its
+/// line there directly).
+pub fn append_with(write: impl FnOnce(&mut Vec<u8>)) {
+    let mut write = Some(write);
+    let mut line = Vec::new();
+    let appended = buffered_with(|buf| {
+        if let Some(write) = write.take() {
+            write(buf)
+        }
+    });
+    match (appended, WRITER.get()) {
         (Ok(len), Some(writer)) if len < HARD_LIMIT => {
             if len >= HIGH_WATER {
                 writer.unpark();
             }
         }
         (Ok(_), _) => flush(),
-        // This thread is ending and its buffer is gone: write the lines as they are.
+        // This thread is ending and its buffer is gone: write the line as it is.
         (Err(_), _) => {
-            let _ = io::stderr().lock().write_all(bytes);
+            if let Some(write) = write.take() {
+                write(&mut line);
+            }
+            let _ = io::stderr().lock().write_all(&line);
         }
     }
-}
-
-/// Adds to this thread's buffer and says how full it is now; `Err` when the thread is ending.
-fn buffered(bytes: &[u8]) -> Result<usize, std::thread::AccessError> {
-    MINE.try_with(|mine| {
-        let mut buf = lock(mine);
-        buf.extend_from_slice(bytes);
-        buf.len()
-    })
 }
 
 struct Batched;
@@ -112,12 +133,9 @@ pub fn init() {
         // Our lines are single lines; indenting continuation lines costs a scan of every byte.
         .format_indent(None)
         .init();
-    let started = std::thread::Builder::new().name("log-writer".into()).spawn(|| {
-        let mut spare = Vec::with_capacity(HIGH_WATER);
-        loop {
-            std::thread::park_timeout(FLUSH_EVERY);
-            write_out(&mut spare);
-        }
+    let started = std::thread::Builder::new().name("log-writer".into()).spawn(|| loop {
+        std::thread::park_timeout(FLUSH_EVERY);
+        flush();
     });
     match started {
         Ok(handle) => {
@@ -142,20 +160,20 @@ mod tests {
     #[test]
     fn every_threads_lines_are_written_and_an_ended_threads_buffer_is_dropped() {
         let line = |n: u32| format!("test line {n} {:?}\n", std::thread::current().id());
-        // `buffered`, not `append`: without the writer thread (not started in tests) `append`
+        // `buffered_with`, not `append`: without the writer thread (not started in tests) `append`
         // writes at once.
         let ended = std::thread::spawn(move || {
-            buffered(line(1).as_bytes()).unwrap();
+            buffered_with(|b| b.extend_from_slice(line(1).as_bytes())).unwrap();
             line(1)
         })
         .join()
         .unwrap();
-        buffered(line(2).as_bytes()).unwrap();
-        buffered(line(3).as_bytes()).unwrap();
+        buffered_with(|b| b.extend_from_slice(line(2).as_bytes())).unwrap();
+        buffered_with(|b| b.extend_from_slice(line(3).as_bytes())).unwrap();
         let registered = lock(&BUFFERS).len();
 
         let mut out = Vec::new();
-        write_out_to(&mut out, &mut Vec::new());
+        write_out_to(&mut out);
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains(&ended), "{out}");
         let (two, three) = (out.find(&line(2)).expect("line 2"), out.find(&line(3)).expect("line 3"));
@@ -163,7 +181,7 @@ mod tests {
         assert!(lock(&BUFFERS).len() < registered, "the ended thread's buffer is dropped");
 
         let mut again = Vec::new();
-        write_out_to(&mut again, &mut Vec::new());
+        write_out_to(&mut again);
         assert!(!String::from_utf8(again).unwrap().contains("test line"), "each line is written once");
     }
 }

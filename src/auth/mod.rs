@@ -195,9 +195,11 @@ pub enum Found {
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Found, AppError> {
     let outcome = match first_look(req, state) {
         FirstLook::Settled(outcome) => outcome.map(|user| user.map_or(Found::Nobody, Found::Valid)),
-        FirstLook::Renew { refresh, access_error } => {
-            renew(req, state, refresh, access_error).await.map(|user| user.map_or(Found::Nobody, Found::Renewed))
-        }
+        // Boxed: the renewal's future (a database round trip) is far larger than the rest, and
+        // every gateway request would otherwise carry and move it.
+        FirstLook::Renew { refresh, access_error } => Box::pin(renew(req, state, refresh, access_error))
+            .await
+            .map(|user| user.map_or(Found::Nobody, Found::Renewed)),
     };
     match outcome {
         Ok(found) => Ok(found),

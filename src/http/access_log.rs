@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::ServiceResponse;
@@ -26,58 +26,76 @@ pub fn enabled() -> bool {
 
 /// Logs the request behind `response`: id, client (behind trusted proxies, the forwarded one),
 /// method, path (never the query string: it may hold a code), status, body size, duration.
-pub fn write<B: MessageBody>(response: &ServiceResponse<B>, id: &HeaderValue, client: Option<IpAddr>, took: Duration) {
+/// `now`: when it ended (the clock the duration was read from, so the line costs no other).
+pub fn write<B: MessageBody>(
+    response: &ServiceResponse<B>,
+    id: &HeaderValue,
+    client: Option<IpAddr>,
+    took: Duration,
+    now: Instant,
+) {
     thread_local! {
-        static LINE: RefCell<Line> = RefCell::new(Line::default());
+        static STAMP: RefCell<Stamp> = RefCell::new(Stamp::default());
     }
     let bytes = match response.response().body().size() {
         BodySize::Sized(n) => n,
         _ => 0,
     };
     let request = response.request();
-    LINE.with_borrow_mut(|line| {
-        line.start();
-        line.text(b"request_id=").text(id.as_bytes());
-        line.text(b" client=").client(client);
-        line.text(b" method=").text(request.method().as_str().as_bytes());
-        line.text(b" path=").quoted(request.path());
-        line.text(b" status=").number(response.status().as_u16().into());
-        line.text(b" bytes=").number(bytes);
-        line.text(b" duration_ms=").millis(took);
-        line.buf.push(b'\n');
-        logging::append(&line.buf);
+    STAMP.with_borrow_mut(|stamp| {
+        let stamp = stamp.at(now);
+        // Straight into this thread's log buffer: no line of its own to copy from.
+        logging::append_with(|buf| {
+            let mut line = Line(buf);
+            line.start(stamp);
+            line.text(b"request_id=").text(id.as_bytes());
+            line.text(b" client=").client(client);
+            line.text(b" method=").text(request.method().as_str().as_bytes());
+            line.text(b" path=").quoted(request.path());
+            line.text(b" status=").number(response.status().as_u16().into());
+            line.text(b" bytes=").number(bytes);
+            line.text(b" duration_ms=").millis(took);
+            line.0.push(b'\n');
+        });
     });
 }
 
-/// A reused line buffer, and the current second's timestamp (formatted once per second).
+/// The current second's timestamp, formatted once per second, and until when it holds.
 #[derive(Default)]
-struct Line {
-    buf: Vec<u8>,
-    second: u64,
-    stamp: Vec<u8>,
+struct Stamp {
+    until: Option<Instant>,
+    text: Vec<u8>,
 }
 
-impl Line {
-    fn start(&mut self) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if now != self.second || self.stamp.is_empty() {
-            self.second = now;
-            let time = chrono::DateTime::from_timestamp(now as i64, 0).unwrap_or_default();
-            self.stamp = time.format("%Y-%m-%dT%H:%M:%SZ").to_string().into_bytes();
+impl Stamp {
+    fn at(&mut self, now: Instant) -> &[u8] {
+        if self.until.is_none_or(|until| now >= until) {
+            let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            let time = chrono::DateTime::from_timestamp(wall.as_secs() as i64, 0).unwrap_or_default();
+            self.text = time.format("%Y-%m-%dT%H:%M:%SZ").to_string().into_bytes();
+            self.until = Some(now + (Duration::from_secs(1) - Duration::from_nanos(wall.subsec_nanos().into())));
         }
-        self.buf.clear();
-        self.buf.push(b'[');
-        self.buf.extend_from_slice(&self.stamp);
-        self.buf.extend_from_slice(b" INFO  request] ");
+        &self.text
+    }
+}
+
+/// A line being written at the end of a buffer.
+struct Line<'b>(&'b mut Vec<u8>);
+
+impl Line<'_> {
+    fn start(&mut self, stamp: &[u8]) {
+        self.0.push(b'[');
+        self.0.extend_from_slice(stamp);
+        self.0.extend_from_slice(b" INFO  request] ");
     }
 
     fn text(&mut self, bytes: &[u8]) -> &mut Self {
-        self.buf.extend_from_slice(bytes);
+        self.0.extend_from_slice(bytes);
         self
     }
 
     fn number(&mut self, n: u64) -> &mut Self {
-        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.0.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self
     }
 
@@ -94,15 +112,15 @@ impl Line {
             Some(IpAddr::V4(ip)) => {
                 for (i, octet) in ip.octets().into_iter().enumerate() {
                     if i > 0 {
-                        self.buf.push(b'.');
+                        self.0.push(b'.');
                     }
                     self.number(octet.into());
                 }
             }
             Some(ip) => {
-                let _ = write!(self.buf, "{ip}");
+                let _ = write!(self.0, "{ip}");
             }
-            None => self.buf.push(b'-'),
+            None => self.0.push(b'-'),
         }
         self
     }
@@ -111,11 +129,11 @@ impl Line {
     /// so a client cannot forge a line or a field.
     fn quoted(&mut self, text: &str) -> &mut Self {
         if text.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
-            self.buf.push(b'"');
-            self.buf.extend_from_slice(text.as_bytes());
-            self.buf.push(b'"');
+            self.0.push(b'"');
+            self.0.extend_from_slice(text.as_bytes());
+            self.0.push(b'"');
         } else {
-            let _ = write!(self.buf, "{text:?}");
+            let _ = write!(self.0, "{text:?}");
         }
         self
     }
@@ -126,10 +144,11 @@ mod tests {
     use super::*;
 
     fn line(fill: impl FnOnce(&mut Line)) -> String {
-        let mut line = Line::default();
-        line.start();
+        let mut buf = Vec::new();
+        let mut line = Line(&mut buf);
+        line.start(Stamp::default().at(Instant::now()));
         fill(&mut line);
-        String::from_utf8(line.buf).unwrap()
+        String::from_utf8(buf).unwrap()
     }
 
     #[test]
@@ -181,6 +200,21 @@ mod tests {
                 "{micros} µs"
             );
         }
+    }
+
+    #[test]
+    fn the_stamp_is_this_seconds_and_renewed_when_the_next_begins() {
+        let mut stamp = Stamp::default();
+        let now = Instant::now();
+        let first = String::from_utf8(stamp.at(now).to_vec()).unwrap();
+        let wall = chrono::Utc::now();
+        let parsed = chrono::DateTime::parse_from_rfc3339(&first).unwrap();
+        assert!((wall.timestamp() - parsed.timestamp()).abs() <= 1, "{first} at {wall}");
+        let until = stamp.until.unwrap();
+        assert!(until > now && until <= now + Duration::from_secs(1));
+        stamp.text = b"kept".to_vec();
+        assert_eq!(stamp.at(until - Duration::from_nanos(1)), b"kept", "the same second");
+        assert_ne!(stamp.at(until), b"kept", "the next second");
     }
 
     #[test]

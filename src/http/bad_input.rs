@@ -7,7 +7,12 @@ use crate::error::AppError;
 
 /// A query string that does not fit the route: 400.
 pub fn bad_query(err: impl std::fmt::Display) -> actix_web::Error {
-    AppError::BadRequest(format!("the request is malformed: {err}")).into()
+    malformed(err).into()
+}
+
+/// A query string that does not parse.
+pub fn malformed(err: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(format!("the request is malformed: {err}"))
 }
 
 /// JSON bodies: syntax errors are 400, a missing or mistyped field 422, the wrong content type

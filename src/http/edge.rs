@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::security_headers::{self, ForProxy};
+use super::security_headers::{self, IDENTITY_HEADER};
 use super::{access_log, client_ip, cookie_updates, limits, negotiate, request_id};
 use crate::config::TrustedProxies;
 use crate::metrics::Metrics;
@@ -48,17 +48,18 @@ pub async fn edge(
         None => response,
     };
     cookie_updates::apply(&mut response)?;
-    let for_proxy = response.status().is_success() && response.response().extensions().contains::<ForProxy>();
+    let for_proxy = response.status().is_success() && response.headers().contains_key(IDENTITY_HEADER);
     let headers = response.headers_mut();
     security_headers::add(headers, for_proxy);
     headers.insert(request_id::HEADER, id.clone());
 
     if let Some(started) = started {
-        let took = started.elapsed();
+        let now = Instant::now();
+        let took = now.saturating_duration_since(started);
         parts.metrics.request(response.status().as_u16(), took.as_secs_f64());
         if logged {
             let client = client_ip::for_log(response.request(), &parts.trusted);
-            access_log::write(&response, &id, client, took);
+            access_log::write(&response, &id, client, took, now);
         }
     }
     Ok(response)

@@ -19,4 +19,4 @@ pub use client_ip::client_ip;
 pub use device::{device, user_agent};
 pub use edge::{edge, Edge};
 pub use same_origin::SameOrigin;
-pub use security_headers::{page_policy_with_form_targets, ForProxy};
+pub use security_headers::{page_policy_with_form_targets, IDENTITY_HEADER};

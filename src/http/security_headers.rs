@@ -41,12 +41,13 @@ fn is_origin(origin: &str) -> bool {
     url::Url::parse(origin).is_ok_and(|u| u.origin().ascii_serialization() == origin)
 }
 
-/// Marks a gateway's 2xx answer: nginx, Caddy and Traefik keep its headers from the browser
-/// (they copy only the identity headers into the upstream request), so only `no-store` is
-/// added; the browser headers would be a hundred bytes per guarded request for nobody.
-#[derive(Clone, Copy)]
-pub struct ForProxy;
+/// The gateway's identity header. A 2xx answer that carries it is for nginx, Caddy or Traefik,
+/// which keep its headers from the browser (they copy only the identity headers into the
+/// upstream request), so it gets `no-store` only: the browser headers would be a hundred bytes
+/// per guarded request for nobody.
+pub const IDENTITY_HEADER: HeaderName = HeaderName::from_static("x-auth-request-user");
 
+/// `for_proxy`: a gateway's 2xx answer (`IDENTITY_HEADER`).
 pub fn add(headers: &mut HeaderMap, for_proxy: bool) {
     let html = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let set: &[(HeaderName, HeaderValue)] = match (html, for_proxy) {

@@ -4,24 +4,37 @@
 //! for the app), whether they may pass the route's rules, and what to do when nobody is
 //! signed in.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header::{self, HeaderName};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use url::Url;
 
 use crate::auth::rules::Rules;
 use crate::auth::{authenticate, AuthenticatedUser, Found, MaybeUser};
 use crate::error::AppError;
-use crate::http::ForProxy;
+use crate::http::bad_input::malformed;
+use crate::http::IDENTITY_HEADER;
 use crate::metrics::VerifyOutcome;
 use crate::state::AppState;
 
-fn header_str<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The route's rules, from the query; nearly every answer has none to parse (no extractor: its
+/// future would be polled and moved with the handler's on every guarded request).
+fn rules(req: &HttpRequest) -> Result<Rules, AppError> {
+    match req.query_string() {
+        "" => Ok(Rules::default()),
+        query => web::Query::<Rules>::from_query(query).map(web::Query::into_inner).map_err(malformed),
+    }
+}
+
+fn header_str(req: &HttpRequest, name: impl header::AsHeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// The host of the protected app, as the proxy names it: the JWT's audience.
 fn protected_host(req: &HttpRequest) -> Option<&str> {
-    header_str(req, "x-forwarded-host").or_else(|| header_str(req, "host"))
+    header_str(req, FORWARDED_HOST).or_else(|| header_str(req, header::HOST))
 }
 
 /// The refusal of a signed-in user whom the route's rules do not let in.
@@ -34,6 +47,10 @@ fn not_allowed(user: &AuthenticatedUser) -> AppError {
     )
 }
 
+// The contract's names; as constants, not parsed again for every answer.
+const EMAIL: HeaderName = HeaderName::from_static("x-auth-request-email");
+const JWT: HeaderName = HeaderName::from_static("x-auth-request-jwt");
+
 /// 2xx with the identity headers (and the upstream JWT) for `user`.
 fn identity(
     mut response: HttpResponseBuilder,
@@ -41,21 +58,19 @@ fn identity(
     state: &AppState,
     user: &AuthenticatedUser,
 ) -> HttpResponse {
-    response.insert_header(("X-Auth-Request-User", user.id.to_string()));
+    response.insert_header((IDENTITY_HEADER, user.id.to_string()));
     if let Some(email) = &user.email {
-        response.insert_header(("X-Auth-Request-Email", email.as_str()));
+        response.insert_header((EMAIL, email.as_str()));
     }
     let host = protected_host(req).unwrap_or(&state.settings.site.public_origin);
     match state.tokens.issue_upstream(user.id, user.sid, || user.profile(), host) {
         Some(Ok(jwt)) => {
-            response.insert_header(("X-Auth-Request-Jwt", jwt));
+            response.insert_header((JWT, jwt));
         }
         Some(Err(e)) => log::error!("cannot sign the upstream JWT: {e}"),
         None => {}
     }
-    let mut answer = response.finish();
-    answer.extensions_mut().insert(ForProxy);
-    answer
+    response.finish()
 }
 
 /// `GET /auth/verify[?allowed_emails&allowed_domains]`: 204 with the user in headers, 403 when
@@ -72,12 +87,8 @@ fn identity(
         (status = 503, response = super::openapi::Unavailable),
     ),
 )]
-pub async fn verify(
-    req: HttpRequest,
-    MaybeUser(user): MaybeUser,
-    rules: web::Query<Rules>,
-) -> Result<HttpResponse, AppError> {
-    let state = super::state(&req)?;
+pub async fn verify(req: HttpRequest, MaybeUser(user): MaybeUser) -> Result<HttpResponse, AppError> {
+    let (state, rules) = (super::state(&req)?, rules(&req)?);
     let metrics = &state.metrics;
     match user {
         Some(user) if !rules.allow(&user) => {
@@ -98,7 +109,7 @@ pub async fn verify(
 /// The URL the browser asked the proxy for, from `X-Forwarded-Proto`, `-Host` and `-Uri`.
 fn original_url(req: &HttpRequest) -> Option<Url> {
     let proto = header_str(req, "x-forwarded-proto")?.to_ascii_lowercase();
-    let host = header_str(req, "x-forwarded-host")?;
+    let host = header_str(req, FORWARDED_HOST)?;
     let uri = header_str(req, "x-forwarded-uri").unwrap_or("/");
     if !matches!(proto.as_str(), "http" | "https") || !uri.starts_with('/') {
         return None;
@@ -107,7 +118,7 @@ fn original_url(req: &HttpRequest) -> Option<Url> {
 }
 
 fn is_browser(req: &HttpRequest) -> bool {
-    header_str(req, "accept").is_some_and(|a| a.contains("text/html"))
+    header_str(req, header::ACCEPT).is_some_and(|a| a.contains("text/html"))
 }
 
 /// `GET /auth/forward[?allowed_emails&allowed_domains]`: 200 with the identity headers when
@@ -130,8 +141,8 @@ fn is_browser(req: &HttpRequest) -> bool {
         (status = 503, response = super::openapi::Unavailable),
     ),
 )]
-pub async fn forward(req: HttpRequest, rules: web::Query<Rules>) -> Result<HttpResponse, AppError> {
-    let state = super::state(&req)?;
+pub async fn forward(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let (state, rules) = (super::state(&req)?, rules(&req)?);
     let (outcome, answer) = match authenticate(&req, state).await? {
         Found::Valid(user) | Found::Renewed(user) if !rules.allow(&user) => {
             (VerifyOutcome::Forbidden, Err(not_allowed(&user)))

@@ -146,6 +146,14 @@ async fn per_route_rules_refuse_other_accounts_with_403() {
         traefik(&browser, &app, "/auth/forward?allowed_domains=corp.example", "application/json").send().await.unwrap();
     let body: Value = json.json().await.unwrap();
     assert_eq!(body["error"], "not_allowed");
+    // Rules that do not parse are the proxy configuration's mistake: 400, never a pass.
+    for route in ["/auth/verify", "/auth/forward"] {
+        let twice = format!("{route}?allowed_domains=example.test&allowed_domains=corp.example");
+        let response = traefik(&browser, &app, &twice, "application/json").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{route}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["detail"].as_str().unwrap().contains("malformed"), "{route}: {body}");
+    }
 }
 
 #[tokio::test]
