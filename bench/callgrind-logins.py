@@ -5,7 +5,7 @@ Usage: callgrind-logins.py LOGINS DUMP...
 
 Inclusive instruction counts (callgrind_annotate --inclusive=yes) of the functions that begin
 each part, divided by the logins; a part's children are counted in it, so the parts overlap
-where one calls another (the tree below says which), and "total" is every instruction of every
+where one calls another (the indentation says which), and "total" is every instruction of every
 thread. Prints the table as Markdown.
 """
 import re
