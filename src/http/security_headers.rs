@@ -51,6 +51,7 @@ pub const IDENTITY_HEADER: HeaderName = HeaderName::from_static("x-auth-request-
 pub fn add(headers: &mut HeaderMap, for_proxy: bool) {
     let html = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let set: &[(HeaderName, HeaderValue)] = match (html, for_proxy) {
+        // OTHER's first entry: `Cache-Control: no-store`.
         (false, true) => &OTHER[..1],
         (true, _) => &PAGE,
         (false, false) => &OTHER,

@@ -50,8 +50,8 @@ pub async fn chat(req: HttpRequest, user: AuthenticatedUser) -> Result<HttpRespo
     }
     let page = ChatPage { viewer: super::viewer(user) };
     // Only the page needs the state (its logout form); the JSON answer above stays lean.
-    match req.app_data::<actix_web::web::Data<crate::state::AppState>>() {
-        Some(state) => super::page_with_forms(page, state, Vec::new()),
-        None => super::html(page),
+    match super::state(&req) {
+        Ok(state) => super::page_with_forms(page, state, Vec::new()),
+        Err(_) => super::html(page),
     }
 }
