@@ -3,9 +3,14 @@
 
 use std::net::IpAddr;
 
+use actix_web::http::header::{HeaderName, X_FORWARDED_FOR};
 use actix_web::{HttpMessage, HttpRequest};
 
 use crate::config::TrustedProxies;
+
+/// As a constant: a `&str` name is parsed again at every lookup, and behind a proxy both are
+/// looked up on every request.
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// What `client_ip` found, kept in the request's extensions.
 #[derive(Clone, Copy)]
@@ -45,7 +50,7 @@ fn from_headers(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
         return Some(peer);
     }
     let mut hops = Vec::new();
-    for line in req.headers().get_all("x-forwarded-for") {
+    for line in req.headers().get_all(X_FORWARDED_FOR) {
         match line.to_str() {
             Ok(line) => hops.extend(line.split(',').map(|hop| parse_hop(hop.trim()))),
             Err(_) => hops.push(None),
@@ -59,7 +64,7 @@ fn from_headers(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
         }
     }
     // No forwarded hop, or only proxies: X-Real-IP, else the proxy itself.
-    let real = req.headers().get("x-real-ip").and_then(|v| v.to_str().ok()).and_then(|v| parse_hop(v.trim()));
+    let real = req.headers().get(X_REAL_IP).and_then(|v| v.to_str().ok()).and_then(|v| parse_hop(v.trim()));
     match real {
         Some(ip) => Some(ip),
         None => Some(peer),

@@ -51,7 +51,7 @@ pub async fn edge(
     let for_proxy = response.status().is_success() && response.headers().contains_key(IDENTITY_HEADER);
     let headers = response.headers_mut();
     security_headers::add(headers, for_proxy);
-    headers.insert(request_id::HEADER, id.clone());
+    headers.insert(request_id::HEADER, id.to_header());
 
     if let Some(started) = started {
         let now = Instant::now();
@@ -59,7 +59,7 @@ pub async fn edge(
         parts.metrics.request(response.status().as_u16(), took.as_secs_f64());
         if logged {
             let client = client_ip::for_log(response.request(), &parts.trusted);
-            access_log::write(&response, &id, client, took, now);
+            access_log::write(&response, id.as_bytes(), client, took, now);
         }
     }
     Ok(response)

@@ -62,7 +62,8 @@ fn identity(
     if let Some(email) = &user.email {
         response.insert_header((EMAIL, email.as_str()));
     }
-    let host = protected_host(req).unwrap_or(&state.settings.site.public_origin);
+    // The host is looked up only when there is a JWT to address to it.
+    let host = || protected_host(req).unwrap_or(&state.settings.site.public_origin);
     match state.tokens.issue_upstream(user.id, user.sid, || user.profile(), host) {
         Some(Ok(jwt)) => {
             response.insert_header((JWT, jwt));

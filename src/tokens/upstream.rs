@@ -22,17 +22,17 @@ const MAX_CACHED: usize = 10_000;
 pub(super) struct Cache(Mutex<HashMap<(Uuid, String), (String, i64)>>);
 
 impl TokenKeys {
-    /// A token for the app at `host` about this user, or `None` when access tokens are HS256
+    /// A token for the app at `host()` about this user, or `None` when access tokens are HS256
     /// (a shared secret would let the upstream mint tokens itself).
-    pub fn issue_upstream(
+    pub fn issue_upstream<'h>(
         &self,
         user_id: Uuid,
         sid: Option<Uuid>,
         profile: impl FnOnce() -> Profile,
-        host: &str,
+        host: impl FnOnce() -> &'h str,
     ) -> Option<Result<String, SignError>> {
         self.jwks()?;
-        let iat = now();
+        let (iat, host) = (now(), host());
         let key = sid.map(|sid| (sid, host.to_owned()));
         if let Some(key) = &key {
             let cached = self.upstream.0.lock().ok().and_then(|c| c.get(key).cloned());

@@ -114,3 +114,43 @@ async fn every_use_of_the_two_tabs_grace_is_logged() {
     assert_eq!(statuses, (StatusCode::OK, StatusCode::OK), "{log}");
     assert_eq!(log.lines().filter(|l| l.contains("(grace)")).count(), 1, "one grace use, one line: {log}");
 }
+
+/// The request log end to end: each request one line, written by the writer thread from the
+/// worker's record, with the proxy's id, the client, method, path without its query, status,
+/// size and duration; a request from many threads at once loses none.
+#[tokio::test]
+async fn every_request_is_one_line_with_its_fields() {
+    let fake = FakeProvider::start(&[&Key::trusted()]).await;
+    let app = Binary::start(&fake, &[]).await;
+    let client = reqwest::Client::new();
+    let ask = |path: String, id: String| client.get(format!("{}{path}", app.address)).header("x-request-id", id).send();
+    let answers = futures_util::future::join_all(
+        (0..200).map(|n| ask(format!("/readyz?code=secret-{n}"), format!("log-test-{n:04}"))),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a.as_ref().is_ok_and(|r| r.status() == StatusCode::OK)));
+    let missing = ask("/no\"such".to_owned(), "log-test-missing".to_owned()).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let log = app.log().await;
+
+    for n in 0..200 {
+        let id = format!("request_id=log-test-{n:04} ");
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+        assert_eq!(lines.len(), 1, "one line for request {n}: {lines:?}");
+        let line = lines[0];
+        let (head, fields) = line.split_once(" INFO  request] ").unwrap_or_else(|| panic!("{line}"));
+        assert!(chrono::DateTime::parse_from_rfc3339(&head[1..]).is_ok(), "{line}");
+        let rest = fields.strip_prefix(&format!("{id}client=127.0.0.1 method=GET path=\"/readyz\" status=200 bytes="));
+        let (bytes, duration) = rest.and_then(|r| r.split_once(" duration_ms=")).unwrap_or_else(|| panic!("{line}"));
+        assert!(bytes.parse::<u64>().is_ok_and(|b| b > 0), "{line}");
+        let (whole, fraction) = duration.split_once('.').unwrap_or_else(|| panic!("{line}"));
+        assert!(whole.parse::<u64>().is_ok() && fraction.len() == 3 && fraction.parse::<u16>().is_ok(), "{line}");
+    }
+    assert!(!log.contains("secret-"), "never the query string");
+    assert!(
+        log.lines()
+            .any(|l| l
+                .contains("request_id=log-test-missing client=127.0.0.1 method=GET path=\"/no%22such\" status=404 ")),
+        "{log}"
+    );
+}
