@@ -92,7 +92,7 @@ app, base, warn = wrk("app"), wrk("baseline"), wrk("app_warn")
 
 
 def paired(other, route):
-    """The paired rounds of `other` (app or warn) and the baseline on one route: each round's
+    """The paired rounds of `other` (app, warn or debug) and the baseline on one route: each round's
     CPU per request of both and their ratio; None when the run has none."""
     rows = []
     for i in range(1, int(meta.get("pair_rounds", "0")) + 1):
@@ -108,7 +108,7 @@ def paired(other, route):
 
 
 PAIRED_ROUTES = {"chat": "/chat", "auth_verify": "/auth/verify", "auth_forward": "/auth/forward"}
-pairs = {(other, route): paired(other, route) for other in ("app", "warn") for route in PAIRED_ROUTES}
+pairs = {(other, route): paired(other, route) for other in ("app", "warn", "debug") for route in PAIRED_ROUTES}
 gateway = {route: (wrk(f"app.{route}"), wrk(f"baseline.{route}")) for route in ("verify", "forward")}
 with_metrics = {"chat": wrk("app_metrics"), "verify": wrk("app_metrics.verify")}
 logins = json.loads(read("logins.json", "{}"))
@@ -128,7 +128,7 @@ w(f"Machine: **{meta.get('cores')} cores**, {meta.get('cpu')}, {meta.get('memory
   "Load generators, provider, PostgreSQL and servers all share these cores.")
 w("")
 w(f"App: release build, actix default workers (one per core), RUST_LOG={meta.get('rust_log')} "
-  "(info writes one log line per request, to a file here), COOKIE_SECURE=false, plain HTTP on 127.0.0.1; "
+  "(info writes one log line per request but the gateway's allowed checks, to a file here), COOKIE_SECURE=false, plain HTTP on 127.0.0.1; "
   f"sign-in providers configured: {meta.get('providers', '1')}.")
 w("")
 
@@ -222,18 +222,23 @@ if any(pairs.values()):
       "loaded at the same moment by two wrk processes pinned to CPU 1, so a slower or faster moment of the "
       "machine hits both alike; the rounds that take turns above cannot cancel that. Medians over the rounds.")
     w("")
-    w("| route | app (RUST_LOG=" + meta.get("rust_log", "info") + ") | baseline | app / baseline (each round) | "
-      "app with RUST_LOG=warn ÷ baseline |")
-    w("|---|---:|---:|---:|---:|")
+    rust_log = meta.get("rust_log", "info")
+    w("| route | app (RUST_LOG=" + rust_log + ") | baseline | app / baseline (each round) | "
+      "app with RUST_LOG=warn ÷ baseline | app with RUST_LOG=" + rust_log + ",request=debug ÷ baseline |")
+    w("|---|---:|---:|---:|---:|---:|")
     for route, label in PAIRED_ROUTES.items():
-        p, q = pairs.get(("app", route)), pairs.get(("warn", route))
+        p, q, d = pairs.get(("app", route)), pairs.get(("warn", route)), pairs.get(("debug", route))
         if not p:
             continue
         warn_cell = f"{q['ratio']:.3f}×" if q else ""
+        debug_cell = f"{d['ratio']:.3f}×" if d else ""
         w(f"| {label} | {p['app']:.1f} µs | {p['base']:.1f} µs | **{p['ratio']:.3f}×** "
-          f"({', '.join(f'{x:.2f}' for x in p['ratios'])}) | {warn_cell} |")
+          f"({', '.join(f'{x:.2f}' for x in p['ratios'])}) | {warn_cell} | {debug_cell} |")
     errors = sum(p["errors"] for p in pairs.values() if p)
-    w(f"| errors | {errors:.0f} | | | |")
+    w(f"| errors | {errors:.0f} | | | | |")
+    w("")
+    w("At `info` the gateway's allowed checks (its 2xx answers) are debug lines and not written: the proxy "
+      "logs the request itself. The last column writes them too, so every request is logged.")
     w("")
 
 if any(a and b for a, b in gateway.values()):

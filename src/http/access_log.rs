@@ -18,10 +18,20 @@ pub fn enabled() -> bool {
     log::log_enabled!(target: "request", log::Level::Info)
 }
 
+/// Whether the gateway's answers that let a request pass are logged too: at debug, so not by
+/// default (`RUST_LOG=info,request=debug` turns them on). The proxy logs the request itself,
+/// and nginx does not log its auth subrequests by default either (`log_subrequest off`): at
+/// info every proxied request would be logged twice, and this line was 5 % of the gateway's
+/// CPU per request (README.md, Benchmarks). Refusals, redirects and errors are logged at info.
+pub fn allowed_checks_enabled() -> bool {
+    log::log_enabled!(target: "request", log::Level::Debug)
+}
+
 /// Logs the request behind `response`: id, client (behind trusted proxies, the forwarded one),
 /// method, path (never the query string: it may hold a code), status, body size, duration.
 /// `now`: when it ended (the clock the duration was read from, so the line costs no other).
 pub fn write<B: MessageBody>(
+    level: log::Level,
     response: &ServiceResponse<B>,
     id: &[u8],
     client: Option<IpAddr>,
@@ -34,6 +44,7 @@ pub fn write<B: MessageBody>(
     };
     let request = response.request();
     logging::request(&logging::Record {
+        level,
         at: now,
         id,
         client,

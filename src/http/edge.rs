@@ -57,9 +57,11 @@ pub async fn edge(
         let now = Instant::now();
         let took = now.saturating_duration_since(started);
         parts.metrics.request(response.status().as_u16(), took.as_secs_f64());
-        if logged {
+        // A gateway's 2xx is an allowed check: logged at debug (access_log.rs says why).
+        if logged && (!for_proxy || access_log::allowed_checks_enabled()) {
+            let level = if for_proxy { log::Level::Debug } else { log::Level::Info };
             let client = client_ip::for_log(response.request(), &parts.trusted);
-            access_log::write(&response, id.as_bytes(), client, took, now);
+            access_log::write(level, &response, id.as_bytes(), client, took, now);
         }
     }
     Ok(response)

@@ -228,6 +228,7 @@ mod tests {
         let mut frames = Vec::new();
         text(&mut frames, "[…] first\n");
         let record = Record {
+            level: log::Level::Info,
             at: Instant::now(),
             id: b"id-1",
             client: None,

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One request, as the edge saw it.
 pub struct Record<'a> {
+    /// Info, or debug for a gateway check that let the request pass.
+    pub level: log::Level,
     /// When it ended.
     pub at: Instant,
     pub id: &'a [u8],
@@ -32,10 +34,11 @@ pub struct Record<'a> {
 /// the record and is never cut).
 const MAX_FIELD: usize = u16::MAX as usize;
 
-/// Appends `record` to `buf`: seconds, micros, bytes, status, client, method, id, path.
+/// Appends `record` to `buf`: level, seconds, micros, bytes, status, client, method, id, path.
 pub(super) fn encode(record: &Record, buf: &mut Vec<u8>) {
     let (id, method) = (clip(record.id), clip(record.method.as_bytes()));
-    buf.reserve(8 + 8 + 8 + 2 + 17 + 2 + method.len() + 2 + id.len() + record.path.len());
+    buf.reserve(1 + 8 + 8 + 8 + 2 + 17 + 2 + method.len() + 2 + id.len() + record.path.len());
+    buf.push(record.level as u8);
     buf.extend_from_slice(&unix_seconds(record.at).to_le_bytes());
     buf.extend_from_slice(&u64::try_from(record.took.as_micros()).unwrap_or(u64::MAX).to_le_bytes());
     buf.extend_from_slice(&record.bytes.to_le_bytes());
@@ -129,6 +132,9 @@ impl Stamp {
 /// (only `encode` writes records, so that would be a bug, not input).
 pub(super) fn render(encoded: &[u8], stamp: &mut Stamp, out: &mut Vec<u8>) {
     let mut r = Reader(encoded);
+    let Some([level]) = r.array::<1>() else {
+        return;
+    };
     let Some((secs, micros, bytes)) = r.u64().zip(r.u64()).zip(r.u64()).map(|((s, m), b)| (s, m, b)) else {
         return;
     };
@@ -142,7 +148,7 @@ pub(super) fn render(encoded: &[u8], stamp: &mut Stamp, out: &mut Vec<u8>) {
         _ => None,
     };
     let mut line = Line(out);
-    line.start(stamp.at(secs));
+    line.start(stamp.at(secs), level == log::Level::Debug as u8);
     line.text(b"request_id=").text(id);
     line.text(b" client=").client(client);
     line.text(b" method=").text(method);
@@ -158,10 +164,10 @@ pub(super) fn render(encoded: &[u8], stamp: &mut Stamp, out: &mut Vec<u8>) {
 struct Line<'b>(&'b mut Vec<u8>);
 
 impl Line<'_> {
-    fn start(&mut self, stamp: &[u8]) {
+    fn start(&mut self, stamp: &[u8], debug: bool) {
         self.0.push(b'[');
         self.0.extend_from_slice(stamp);
-        self.0.extend_from_slice(b" INFO  request] ");
+        self.0.extend_from_slice(if debug { b" DEBUG request] " } else { b" INFO  request] " });
     }
 
     fn text(&mut self, bytes: &[u8]) -> &mut Self {
@@ -220,7 +226,17 @@ mod tests {
     use super::*;
 
     fn record<'a>(path: &'a str, client: Option<IpAddr>, took: Duration) -> Record<'a> {
-        Record { at: Instant::now(), id: b"7f3a-12", client, method: "GET", path, status: 200, bytes: 182, took }
+        Record {
+            level: log::Level::Info,
+            at: Instant::now(),
+            id: b"7f3a-12",
+            client,
+            method: "GET",
+            path,
+            status: 200,
+            bytes: 182,
+            took,
+        }
     }
 
     fn rendered(record: &Record) -> String {
@@ -243,6 +259,12 @@ mod tests {
             " INFO  request] request_id=7f3a-12 client=127.0.0.1 method=GET path=\"/chat\" status=200 bytes=182 \
              duration_ms=0.101\n"
         );
+    }
+
+    #[test]
+    fn a_debug_record_says_so_as_env_logger_would() {
+        let text = rendered(&Record { level: log::Level::Debug, ..record("/auth/verify", None, Duration::ZERO) });
+        assert_eq!(&text[21..37], " DEBUG request] ", "{text}");
     }
 
     #[test]

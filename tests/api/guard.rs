@@ -82,7 +82,7 @@ async fn bearer_tokens_work_without_cookies() {
 }
 
 /// Token keys like the app's, with another refresh seed and these parties.
-fn minting_keys(jwt_secret: &str, issuer: &str, audience: &str) -> doorman::tokens::TokenKeys {
+pub(crate) fn minting_keys(jwt_secret: &str, issuer: &str, audience: &str) -> doorman::tokens::TokenKeys {
     doorman::tokens::TokenKeys::new(
         &secrecy::SecretString::from(jwt_secret.to_owned()),
         &secrecy::SecretString::from("a-seed-the-app-does-not-have-0123456789"),

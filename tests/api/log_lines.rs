@@ -154,3 +154,40 @@ async fn every_request_is_one_line_with_its_fields() {
         "{log}"
     );
 }
+
+/// The gateway's allowed checks are logged at debug: the proxy logs the request itself. Its
+/// refusals are logged at info, and `request=debug` brings the allowed ones back.
+#[tokio::test]
+async fn the_gateways_allowed_checks_are_logged_only_at_debug() {
+    let fake = FakeProvider::start(&[&Key::trusted()]).await;
+    let secret = format!("log-test-jwt-key-{}", uuid::Uuid::new_v4());
+    for (filter, allowed_logged) in [("info", false), ("info,request=debug", true)] {
+        let app = Binary::start(&fake, &[("JWT_SECRET_KEY", &secret), ("RUST_LOG", filter)]).await;
+        let keys = crate::guard::minting_keys(&secret, &app.address, &app.address);
+        let token = keys.issue_access(uuid::Uuid::new_v4(), None, Default::default()).unwrap();
+        let client = reqwest::Client::new();
+        for (route, token, id) in [
+            ("/auth/verify", Some(&token), "allowed-verify-1"),
+            ("/auth/forward", Some(&token), "allowed-forward-1"),
+            ("/auth/verify", None, "refused-verify-1"),
+            ("/auth/verify?allowed_domains=elsewhere.test", Some(&token), "refused-rule-001"),
+        ] {
+            let mut request = client.get(format!("{}{route}", app.address)).header("x-request-id", id);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let status = request.send().await.unwrap().status();
+            assert_eq!(status.is_success(), id.starts_with("allowed"), "{route} {status}");
+        }
+        let log = app.log().await;
+        let line = |id: &str| log.lines().find(|l| l.contains(&format!("request_id={id} "))).map(str::to_owned);
+        for id in ["allowed-verify-1", "allowed-forward-1"] {
+            match line(id) {
+                Some(l) => assert!(allowed_logged && l.contains(" DEBUG request] "), "{filter}: {l}"),
+                None => assert!(!allowed_logged, "{filter}: no line for {id} in {log}"),
+            }
+        }
+        assert!(line("refused-verify-1").is_some_and(|l| l.contains(" INFO  request] ") && l.contains("status=401")));
+        assert!(line("refused-rule-001").is_some_and(|l| l.contains(" INFO  request] ") && l.contains("status=403")));
+    }
+}
