@@ -1,9 +1,10 @@
 //! The request log: one key=value line per request (its format: `logging::request`).
 //!
-//! RUST_LOG decides whether it is written (target `request`, level info), but the line is not
-//! a `log` record: through `format_args!` and env_logger's formatter it cost 6.8k instructions,
-//! 7 % of a guarded request (callgrind; README.md, Benchmarks), and this line is written for
-//! every request. Other records still go through env_logger.
+//! RUST_LOG decides whether it is written (target `request`, level info; debug for the
+//! gateway's allowed checks, `allowed_checks_enabled`), but the line is not a `log` record:
+//! through `format_args!` and env_logger's formatter it cost 6.8k instructions, 7 % of a
+//! guarded request (callgrind; README.md, Benchmarks), and this line is written for every
+//! request. Other records still go through env_logger.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
