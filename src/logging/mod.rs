@@ -94,20 +94,22 @@ fn write_out_to(out: &mut impl Write) {
     let (mut stamp, mut frames, mut text) = (request::Stamp::default(), Vec::new(), Vec::new());
     let mut rings = lock(&RINGS);
     rings.retain_mut(|ring| {
-        // Read before asking whether the thread has ended: it may have added its last frames.
+        // Asked before reading: a thread that had ended by then has put in all its frames, so
+        // dropping its ring after this read loses nothing.
         let ended = ring.is_abandoned();
-        if let Ok(chunk) = ring.read_chunk(ring.slots()) {
-            let (first, second) = chunk.as_slices();
-            frames.clear();
-            frames.extend_from_slice(first);
-            frames.extend_from_slice(second);
-            chunk.commit_all();
-        }
-        if !frames.is_empty() {
-            text.clear();
-            render(&frames, &mut stamp, &mut text);
-            let _ = out.write_all(&text);
-            frames.clear();
+        match ring.read_chunk(ring.slots()) {
+            Ok(chunk) if !chunk.is_empty() => {
+                // A frame may wrap around the ring's end: render from one contiguous copy.
+                let (first, second) = chunk.as_slices();
+                frames.clear();
+                frames.extend_from_slice(first);
+                frames.extend_from_slice(second);
+                chunk.commit_all();
+                text.clear();
+                render(&frames, &mut stamp, &mut text);
+                let _ = out.write_all(&text);
+            }
+            _ => {}
         }
         !ended
     });
@@ -294,6 +296,18 @@ mod tests {
         let mut again = Vec::new();
         write_out_to(&mut again);
         assert!(!String::from_utf8(again).unwrap().contains("test line"), "each line is written once");
+
+        // Two batches of 3/4 of a ring: the second wraps around the ring's end, whole and in order.
+        let long = |n: usize| format!("test long line {n} {}\n", "x".repeat(1000));
+        for batch in [0..96, 96..192] {
+            for n in batch.clone() {
+                buffered(&long(n));
+            }
+            let mut out = Vec::new();
+            write_out_to(&mut out);
+            let expected: String = batch.map(long).collect();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -132,14 +132,10 @@ impl Stamp {
 /// (only `encode` writes records, so that would be a bug, not input).
 pub(super) fn render(encoded: &[u8], stamp: &mut Stamp, out: &mut Vec<u8>) {
     let mut r = Reader(encoded);
-    let Some([level]) = r.array::<1>() else {
-        return;
-    };
-    let Some((secs, micros, bytes)) = r.u64().zip(r.u64()).zip(r.u64()).map(|((s, m), b)| (s, m, b)) else {
-        return;
-    };
-    let (Some(status), Some(client), Some(method), Some(id)) = (r.array::<2>(), r.array::<17>(), r.field(), r.field())
-    else {
+    // In the order `encode` wrote them (a tuple's fields are read left to right).
+    let fields =
+        (|| Some((r.array()?, r.u64()?, r.u64()?, r.u64()?, r.array()?, r.array::<17>()?, r.field()?, r.field()?)))();
+    let Some(([level], secs, micros, bytes, status, client, method, id)) = fields else {
         return;
     };
     let client = match client[0] {
