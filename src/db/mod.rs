@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod identities;
 pub mod issued_tokens;
+pub mod prepared;
 pub mod provider_sessions;
 pub mod retention;
 pub mod sign_in;

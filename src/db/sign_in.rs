@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::digest;
 use super::issued_tokens::Device;
+use super::prepared::Prepared;
 use super::users::{NewIdentity, User};
 
 /// What a sign-in opened.
@@ -86,7 +87,8 @@ pub struct Linking {
 /// statement's snapshot, and again on the locked row (`WHERE acct.disabled_at IS NULL`), so a
 /// `users disable` committed while this statement runs leaves no live session behind (the
 /// disable's revocation waits for this row lock and then sees the new session).
-/// The session stores only the digest of the refresh token's jti.
+/// The session stores only the digest of the refresh token's jti. The statement is prepared
+/// once per connection (`db::prepared`): PostgreSQL plans it once, not at every login.
 pub fn sign_in(
     conn: &mut PgConnection,
     identity: &NewIdentity,
@@ -96,7 +98,7 @@ pub fn sign_in(
     device: &Device,
     state: Option<&str>,
 ) -> QueryResult<SignInOutcome> {
-    let opened: Option<SignedIn> = diesel::sql_query(concat!(
+    let statement = diesel::sql_query(concat!(
         "WITH first_use AS ( \
            INSERT INTO consumed_login_states (state_hash) SELECT $11 WHERE $11 IS NOT NULL \
            ON CONFLICT DO NOTHING RETURNING 1 \
@@ -133,7 +135,8 @@ pub fn sign_in(
                THEN now() ELSE acct.updated_at END, \
              last_login_at = now() \
            WHERE acct.disabled_at IS NULL \
-           RETURNING acct.* \
+           RETURNING acct.id, acct.email, acct.email_verified, acct.name, acct.picture, \
+             acct.created_at, acct.updated_at, acct.last_login_at, acct.disabled_at \
          ), s AS ( \
            INSERT INTO issued_tokens (user_id, identity_id, provider, jti_hash, expires_at, user_agent, ip) \
            SELECT u.id, i.id, $15, $7, $8, $9, $10 FROM u, i RETURNING id \
@@ -147,7 +150,8 @@ pub fn sign_in(
                   WHEN i.inserted THEN 'first sign-in, account opened' END \
            FROM u, s, i \
          ) \
-         SELECT u.*, s.id AS session_id, i.id AS identity_id, i.inserted AS new_identity, \
+         SELECT u.id, u.email, u.email_verified, u.name, u.picture, u.created_at, u.updated_at, \
+           u.last_login_at, u.disabled_at, s.id AS session_id, i.id AS identity_id, i.inserted AS new_identity, \
            (i.inserted AND i.user_id <> $13) AS linked_by_email \
          FROM u, s, i",
     ))
@@ -167,9 +171,8 @@ pub fn sign_in(
     .bind::<Bool, _>(linking.by_email)
     .bind::<Text, _>(&identity.provider)
     .bind::<Nullable<Text>, _>(identity.provider_session.as_deref())
-    .bind::<Nullable<Text>, _>(identity.id_token.as_deref().filter(|t| t.len() <= 16384))
-    .get_result(conn)
-    .optional()?;
+    .bind::<Nullable<Text>, _>(identity.id_token.as_deref().filter(|t| t.len() <= 16384));
+    let opened: Option<SignedIn> = Prepared(statement).get_result(conn).optional()?;
     match opened {
         Some(signed_in) => Ok(SignInOutcome::SignedIn(signed_in)),
         None => Ok(match disabled_account(conn, identity, linking)? {

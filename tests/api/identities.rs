@@ -143,3 +143,68 @@ async fn the_id_token_api_takes_each_providers_tokens_at_its_own_route_only() {
     let (status, _) = post("/api/v1/auth/google/", id_token(&google, "api-google")).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The sign-in statement is prepared once per connection (PostgreSQL no longer parses and
+/// plans it at every login), and a column a newer release adds to `users` while this one runs
+/// does not break its prepared statement.
+#[tokio::test]
+async fn the_sign_in_statement_is_prepared_once_and_outlives_a_new_column() {
+    use doorman::db::issued_tokens::Device;
+    use doorman::db::sign_in::{sign_in, Linking, SignInOutcome};
+    use doorman::db::users::NewIdentity;
+
+    let key = Key::trusted();
+    let fake = FakeProvider::start(&[&key]).await;
+    // One connection, so every sign-in of the app runs on the one that prepared the statement.
+    let app = fake.app(vec![("DATABASE_POOL_SIZE", "1".into())]).await;
+    let http = reqwest::Client::new();
+    let api_sign_in = |subject: &str| {
+        let mut claims = fake.claims(subject, "");
+        claims.as_object_mut().unwrap().remove("nonce");
+        http.post(app.url("/api/v1/auth/google/")).json(&json!({ "token": key.sign(&claims) })).send()
+    };
+    assert_eq!(api_sign_in("prepared-first").await.unwrap().status(), StatusCode::OK);
+    diesel::sql_query("ALTER TABLE users ADD COLUMN added_by_a_newer_release text").execute(&mut app.db()).unwrap();
+    for subject in ["prepared-second", "prepared-first"] {
+        let response = api_sign_in(subject).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{subject} after the new column: {}",
+            response.text().await.unwrap()
+        );
+    }
+    assert_eq!(app.user_rows("prepared-second").len(), 1);
+
+    // On a connection of its own: two sign-ins, one prepared statement.
+    let mut conn = app.db();
+    let identity = |subject: &str| NewIdentity {
+        provider: "google".into(),
+        issuer: fake.issuer.clone(),
+        subject: subject.into(),
+        email: Some(format!("{subject}@example.test")),
+        email_verified: true,
+        name: None,
+        picture: None,
+        hosted_domain: None,
+        provider_session: None,
+        id_token: None,
+    };
+    let device = Device { user_agent: None, ip: None };
+    let prepared = |conn: &mut PgConnection| {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO consumed_login_states%'";
+        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+    };
+    for (n, subject) in ["direct-1", "direct-2"].into_iter().enumerate() {
+        let ttl = std::time::Duration::from_secs(60);
+        let linking = Linking { by_email: false };
+        let outcome = sign_in(&mut conn, &identity(subject), linking, &unique("jti"), ttl, &device, None).unwrap();
+        assert!(matches!(outcome, SignInOutcome::SignedIn(_)), "sign-in {n}: {outcome:?}");
+        assert_eq!(prepared(&mut conn), 1, "after sign-in {n}");
+    }
+}
