@@ -53,6 +53,17 @@ pub enum Extra {
     GitHub(Arc<crate::fake_github::FakeGitHub>),
 }
 
+/// The `n` a counting query (`SELECT count(*) AS n …`) answers on `conn` (for what only that
+/// session sees, such as its prepared statements).
+pub fn count_on(conn: &mut PgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+}
+
 pub fn fresh_database(admin_url: &str) -> String {
     let name = format!("test_{}", Uuid::new_v4().simple());
     let mut admin = PgConnection::establish(admin_url).expect("connect to the test PostgreSQL");
@@ -223,12 +234,7 @@ impl TestApp {
 
     /// The `n` a counting query (`SELECT count(*) AS n …`) answers in this app's database.
     pub fn count(&self, sql: &str) -> i64 {
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        diesel::sql_query(sql).get_result::<Count>(&mut self.db()).unwrap().n
+        count_on(&mut self.db(), sql)
     }
 
     pub fn db(&self) -> PgConnection {

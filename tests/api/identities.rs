@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::fake_provider::{FakeProvider, Key, CLIENT_ID, CLIENT_SECRET};
-use crate::helpers::{fresh_database, required_env, unique, Extra, Options, TestApp};
+use crate::helpers::{count_on, fresh_database, required_env, unique, Extra, Options, TestApp};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -192,13 +192,8 @@ async fn the_sign_in_statement_is_prepared_once_and_outlives_a_new_column() {
     };
     let device = Device { user_agent: None, ip: None };
     let prepared = |conn: &mut PgConnection| {
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
         let sql = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO consumed_login_states%'";
-        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+        count_on(conn, sql)
     };
     for (n, subject) in ["direct-1", "direct-2"].into_iter().enumerate() {
         let ttl = std::time::Duration::from_secs(60);
