@@ -1,4 +1,4 @@
-# Shared pieces of bench/run and bench/scale: the app binary, the temporary work directory and
+# Shared pieces of bench/run, bench/scale and bench/login-pair: the app binary, the temporary work directory and
 # the processes started in it (stopped by PID on exit), /proc readers for CPU and memory, the
 # mock provider, the app's environment and one browser login through the real flow.
 # Source scripts/lib.sh first.
@@ -91,6 +91,54 @@ start_app() {
   app_pid=$!
   pids+=("$app_pid")
   wait_running "the app (log: $2)" "$app_pid" 30 curl -fsS "http://127.0.0.1:$port/readyz"
+}
+
+# floor_binary: sets FLOOR_BIN to the login floor (bench/login-floor.rs), built as an example
+# of the root crate: the same crates, versions and features as the app.
+floor_binary() {
+  say "building the login floor (release)"
+  cargo build --quiet --release --example login-floor
+  FLOOR_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/login-floor
+}
+
+# start_side BIN PORT DATABASE SETTINGS LOG: one server of a login pair (the app or the floor)
+# with its own database in the cluster on $pg_port, its own callback and the side's extra
+# settings (NAME=value ...), which are put back as they were afterwards; sets app_pid.
+start_side() {
+  local bin=$1 port=$2 database=$3 settings=$4 log=$5 pair name before=()
+  for pair in $settings; do
+    name=${pair%%=*}
+    # What the other side must see again afterwards: the variable's value, or that it was unset.
+    if [ -n "${!name+set}" ]; then before+=("$name=${!name}"); else before+=("$name"); fi
+    export "${pair?}"
+  done
+  APP_BIN=$bin DATABASE_URL="postgres://doorman@127.0.0.1:$pg_port/$database" \
+    REDIRECT_URL="http://127.0.0.1:$port/auth" start_app info "$log" "$port"
+  for pair in "${before[@]}"; do
+    if [[ $pair == *=* ]]; then export "${pair?}"; else unset "$pair"; fi
+  done
+}
+
+# login_pair_rounds ROUNDS LOGINS CONCURRENCY OUT PORT_A PID_A PATH_A PORT_B PID_B PATH_B: each
+# round, one bench/login-load.mjs per side (LOGINS logins, CONCURRENCY browsers, the login at
+# PATH) at the same moment; each side's CPU per login from /proc around its own window, in
+# OUT/aN.json and OUT/bN.json (bench/login_pairs.py reads them).
+login_pair_rounds() {
+  local rounds=$1 logins=$2 concurrency=$3 out=$4 round driver_a driver_b status
+  drive() { # port pid path output
+    APP_URL="http://127.0.0.1:$1" LOGIN_PATH=$3 CONCURRENCY=$concurrency TOTAL=$logins MAX_SECONDS=300 \
+      CLK_TCK=$CLK_TCK CPU_PIDS="app:$2" timeout 420 node "$BENCH/login-load.mjs" >"$4"
+  }
+  for round in $(seq "$rounds"); do
+    drive "$5" "$6" "$7" "$out/a$round.json" &
+    driver_a=$!
+    drive "$8" "$9" "${10}" "$out/b$round.json" &
+    driver_b=$!
+    status=0
+    wait "$driver_a" || status=$?
+    wait "$driver_b" || status=$?
+    [ "$status" -eq 0 ] || die "a login driver failed in round $round (logs: BENCH_KEEP_WORK=1)"
+  done
 }
 
 rand_text() { head -c "$1" /dev/urandom | base64 | tr -d '/+='; }

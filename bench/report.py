@@ -10,6 +10,9 @@ import statistics
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import login_pairs  # noqa: E402  (bench/login_pairs.py, beside this file)
+
 out = Path(sys.argv[1])
 
 # Targets the team cares about.
@@ -116,6 +119,14 @@ startup = json.loads(read("startup.json", "{}"))
 provider_stats = json.loads(read("provider_stats.json", "{}"))
 new_users, total_users = (int(x) for x in read("users.txt", "0|0").split("|"))
 hwm_after_logins = int(read("app.hwm_after_logins", "0"))
+# The app against the login floor (bench/login-floor.rs), loaded at the same moment.
+floor_meta = read("floor/meta")
+floor = None
+if floor_meta:
+    floor_rounds, floor_logins, floor_hwm = (int(x) for x in floor_meta.split())
+    floor_rows = login_pairs.rounds(out / "floor", floor_rounds)
+    floor = {"rows": floor_rows, "logins": floor_logins, "hwm_kib": floor_hwm,
+             "medians": login_pairs.medians(floor_rows)}
 
 lines = []
 w = lines.append
@@ -165,6 +176,10 @@ cpu_login = (logins.get("cpu", {}).get("app", {}) or {}).get("cpu_ms_per_login")
 cpu_ok = cpu_login is not None and cpu_login <= TARGET_CPU_PER_LOGIN_MS and logins.get("errors", 1) == 0
 w(f"| app CPU per login ≤ {TARGET_CPU_PER_LOGIN_MS:g} ms | {cpu_login:.2f} ms | {verdict(cpu_ok)} |"
   if cpu_login is not None else "| app CPU per login | not measured | **MISS** |")
+if floor:
+    app_ms, floor_ms, floor_ratio = floor["medians"]
+    w(f"| (no target) app CPU per login ÷ the login floor's, paired | {floor_ratio:.3f}× "
+      f"({app_ms:.2f} vs {floor_ms:.2f} ms) | |")
 rss_guarded = max(app["hwm_kib"], app["rss_peak_kib"]) if app else 0
 w(f"| app RSS under load ≤ {TARGET_RSS_MIB:g} MiB (guarded load) | {mib(rss_guarded)} | "
   f"{verdict(rss_guarded / 1024 <= TARGET_RSS_MIB)} |")
@@ -303,6 +318,23 @@ if logins:
         for e in logins["first_errors"]:
             w(f"- `{e}`")
 w("")
+
+if floor:
+    app_ms, floor_ms, floor_ratio = floor["medians"]
+    w("## Login floor (bench/login-floor.rs), paired")
+    w("")
+    w(f"The app and the login floor at the same moment: {floor['logins']:,} logins each per round, 16 browsers "
+      "each, against the same mock provider. The floor does a login's protocol steps with the same crates "
+      "and nothing else (no refresh token, sessions, identities, audit, rate limit, metrics, log).")
+    w("")
+    w("| round | app: ms CPU per login | floor: ms CPU per login | app ÷ floor |")
+    w("|---:|---:|---:|---:|")
+    for r, (a, b) in enumerate(floor["rows"], 1):
+        w(f"| {r} | {a:.3f} | {b:.3f} | {a / b:.3f} |")
+    w(f"| median | {app_ms:.3f} | {floor_ms:.3f} | **{floor_ratio:.3f}** |")
+    w("")
+    w(f"Floor RSS peak: {mib(floor['hwm_kib'])}.")
+    w("")
 
 w("## Footprint")
 w("")
