@@ -20,12 +20,12 @@ app_binary() {
 # bench_workdir PREFIX: creates the work directory ($work, with run/ for the servers' working
 # directory, no .env there, and out/ for the measurements) and the EXIT trap that stops every
 # PID in $pids and the PostgreSQL cluster in $work/pg, prints the logs' tails on failure and
-# removes $work unless BENCH_KEEP_WORK=1.
+# removes $work unless BENCH_KEEP_WORK=1 (the directories in $scratch_dirs, in memory, always).
 bench_workdir() {
   work=$(mktemp -d "$1.XXXXXX")
   chmod 755 "$work"
   mkdir -p "$work/run" "$work/out"
-  pids=()
+  pids=() scratch_dirs=()
   trap bench_cleanup EXIT
   trap 'exit 130' INT TERM
 }
@@ -34,6 +34,7 @@ bench_cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   stop_postgres "$work/pg"
+  for dir in "${scratch_dirs[@]}"; do rm -rf "$dir"; done
   if [ "$status" -ne 0 ]; then
     for log in "$work"/*.log; do
       [ -f "$log" ] || continue
