@@ -1,6 +1,7 @@
-# Shared pieces of bench/run, bench/scale and bench/login-pair: the app binary, the temporary work directory and
-# the processes started in it (stopped by PID on exit), /proc readers for CPU and memory, the
-# mock provider, the app's environment and one browser login through the real flow.
+# Shared pieces of bench/run, bench/scale and bench/login-pair: the app binary (and the login
+# floor), the temporary work directory and the processes started in it (stopped by PID on exit),
+# /proc readers for CPU and memory, the mock provider, the app's environment, one browser login
+# through the real flow, and the two sides of a login pair.
 # Source scripts/lib.sh first.
 # shellcheck shell=bash
 
@@ -95,7 +96,8 @@ start_app() {
 }
 
 # floor_binary: sets FLOOR_BIN to the login floor (bench/login-floor.rs), built as an example
-# of the root crate: the same crates, versions and features as the app.
+# of the root crate: the app's crate versions (Cargo.lock) and release profile. A command of its
+# own: built together with the binary, the dev-dependencies' features would reach the app.
 floor_binary() {
   say "building the login floor (release)"
   cargo build --quiet --release --example login-floor
